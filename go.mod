@@ -1,0 +1,17 @@
+module github.com/trent-kms/trent
+
+go 1.26.8
+
+require (
+	github.com/aws/aws-sdk-go-v2 v1.48.0
+	github.com/aws/aws-sdk-go-v2/service/kms v1.62.5
+	github.com/aws/smithy-go v1.28.9
+	github.com/google/uuid v1.6.0
+	go.etcd.io/bbolt v1.5.0
+)
+
+require (
+	github.com/aws/aws-sdk-go-v2/internal/configsources v1.5.11 // indirect
+	github.com/aws/aws-sdk-go-v2/internal/endpoints/v2 v2.8.11 // indirect
+	golang.org/x/sys v0.45.0 // indirect
+)

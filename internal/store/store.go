@@ -1,0 +1,54 @@
+// Package store is trent's persistence: a small transactional key-value
+// interface and its backends.
+//
+// The service keeps every record it owns (keys, aliases, ...) as an opaque
+// value under a string key in one of a few tables. That is all a backend has
+// to offer, so a distributed database plugs in by implementing Store and Tx
+// and nothing else. Key material reaches a Store only after it has been
+// wrapped under the root key: a backend never sees a secret.
+package store
+
+import "errors"
+
+// Table names a group of records, like a bucket or an SQL table.
+type Table string
+
+// The tables trent uses. A backend creates them all when it opens.
+const (
+	Keys      Table = "keys"       // key ID → key record
+	KeysByAcc Table = "keys-index" // account/region/key ID → empty, for listing
+	Aliases   Table = "aliases"    // account/region/alias name → alias record
+)
+
+// Tables lists every table, for backends that must create them up front.
+var Tables = []Table{Keys, KeysByAcc, Aliases}
+
+// ErrNotFound is returned by Tx.Get for a key that is not in the table.
+var ErrNotFound = errors.New("store: not found")
+
+// Store is a transactional key-value store.
+//
+// View runs fn in a read-only transaction; Update runs fn in a read-write
+// transaction that commits if fn returns nil and rolls back otherwise.
+// Update transactions are serializable: a backend that can run them
+// concurrently must retry or fail them on conflict, never interleave them.
+type Store interface {
+	View(fn func(Tx) error) error
+	Update(fn func(Tx) error) error
+	Close() error
+}
+
+// Tx is one transaction. Values passed to and returned from a Tx are only
+// valid until the transaction ends: copy what you keep.
+type Tx interface {
+	// Get returns the value stored under key, or ErrNotFound.
+	Get(t Table, key string) ([]byte, error)
+	// Put stores value under key, replacing any earlier value.
+	Put(t Table, key string, value []byte) error
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(t Table, key string) error
+	// Scan calls fn for every key that starts with prefix and sorts after
+	// the key after (all such keys if after is empty), in ascending byte
+	// order, until fn returns false or an error.
+	Scan(t Table, prefix, after string, fn func(key string, value []byte) (more bool, err error)) error
+}
