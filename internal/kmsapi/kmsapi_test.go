@@ -1,0 +1,342 @@
+package kmsapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestOperations(t *testing.T) {
+	if len(Operations) != 56 {
+		t.Errorf("len(Operations) = %d, want 56", len(Operations))
+	}
+	if !slices.IsSortedFunc(Operations, func(a, b Operation) int { return strings.Compare(a.Name, b.Name) }) {
+		t.Error("Operations is not sorted by name")
+	}
+	for _, name := range []string{"Encapsulate", "Decapsulate", "Encrypt", "GetKeyLastUsage", "UpdatePrimaryRegion"} {
+		op, ok := LookupOperation(name)
+		if !ok || op.Name != name || op.Input != name+"Request" {
+			t.Errorf("LookupOperation(%q) = %+v, %v", name, op, ok)
+		}
+	}
+	if op, _ := LookupOperation("Decapsulate"); op.Output != "DecapsulateResponse" || !slices.Contains(op.Errors, InvalidCiphertextException) {
+		t.Errorf("Decapsulate = %+v", op)
+	}
+	if op, _ := LookupOperation("CreateAlias"); op.Output != "" {
+		t.Errorf("CreateAlias has output %q, want none", op.Output)
+	}
+	for _, name := range []string{"", "encrypt", "Nope", "ZZZ"} {
+		if op, ok := LookupOperation(name); ok || op != nil {
+			t.Errorf("LookupOperation(%q) = %+v, %v; want nil, false", name, op, ok)
+		}
+	}
+}
+
+func TestHTTPStatus(t *testing.T) {
+	if len(modeledErrorStatus) != 48 {
+		t.Errorf("%d modeled errors, want 48", len(modeledErrorStatus))
+	}
+	for code, want := range map[ErrorCode]int{
+		NotFoundException:          404,
+		AlreadyExistsException:     409,
+		KMSInvalidStateException:   409,
+		DryRunOperationException:   412,
+		KMSInternalException:       500,
+		KeyUnavailableException:    500,
+		DependencyTimeoutException: 503,
+		InvalidCiphertextException: 400,
+		ValidationException:        400,
+		AccessDeniedException:      400,
+	} {
+		if got := Errorf(code, "x").HTTPStatus(); got != want {
+			t.Errorf("%s: status %d, want %d", code, got, want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	longKeyID := strings.Repeat("a", 2049)
+	tests := []struct {
+		name string
+		req  interface{ Validate() error }
+		want string // "" for a valid request
+	}{
+		{"valid encrypt", &EncryptRequest{KeyId: ptr("alias/k"), Plaintext: []byte("x")}, ""},
+		{"missing key id", &EncryptRequest{Plaintext: []byte("x")},
+			"1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null"},
+		{"empty key id", &EncryptRequest{KeyId: ptr(""), Plaintext: []byte("x")},
+			"1 validation error detected: Value '' at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{"long key id", &EncryptRequest{KeyId: &longKeyID, Plaintext: []byte("x")},
+			"1 validation error detected: Value '" + longKeyID + "' at 'keyId' failed to satisfy constraint: Member must have length less than or equal to 2048"},
+		{"key id counts characters", &EncryptRequest{KeyId: ptr(strings.Repeat("é", 2048)), Plaintext: []byte("x")}, ""},
+		{"long plaintext is not shown", &EncryptRequest{KeyId: ptr("k"), Plaintext: make([]byte, 4097)},
+			"1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096"},
+		{"bad enum", &EncryptRequest{KeyId: ptr("k"), Plaintext: []byte("x"), EncryptionAlgorithm: ptr(EncryptionAlgorithmSpec("AES"))},
+			"1 validation error detected: Value 'AES' at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]"},
+		{"two violations", &EncryptRequest{},
+			"2 validation errors detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null; " +
+				"Value null at 'plaintext' failed to satisfy constraint: Member must not be null"},
+		{"pattern", &CreateAliasRequest{AliasName: ptr("alias/bad name!"), TargetKeyId: ptr("k")},
+			"1 validation error detected: Value 'alias/bad name!' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"},
+		{"pattern matches whole value", &CreateKeyRequest{Tags: nil, XksKeyId: ptr("ok-id_1.2")}, ""},
+		{"limit too small", &ListKeysRequest{Limit: ptr[int32](0)},
+			"1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"},
+		{"limit too large", &ListKeysRequest{Limit: ptr[int32](1001)},
+			"1 validation error detected: Value '1001' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 1000"},
+		{"limit ok", &ListKeysRequest{Limit: ptr[int32](1000)}, ""},
+		{"nested in list", &CreateKeyRequest{Tags: []Tag{{TagKey: ptr("a"), TagValue: ptr("")}, {TagKey: ptr(""), TagValue: ptr("b")}, {TagKey: ptr("c")}}},
+			"2 validation errors detected: Value '' at 'tags.2.member.tagKey' failed to satisfy constraint: Member must have length greater than or equal to 1; " +
+				"Value null at 'tags.3.member.tagValue' failed to satisfy constraint: Member must not be null"},
+		{"nested structure", &DecryptRequest{CiphertextBlob: []byte{1}, Recipient: &RecipientInfo{AttestationDocument: []byte{}}},
+			"1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=0 cap=0]' at 'recipient.attestationDocument' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{"list element", &DecryptRequest{CiphertextBlob: []byte{1}, GrantTokens: []string{"t", ""}},
+			"1 validation error detected: Value '[t, ]' at 'grantTokens' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 8192, Member must have length greater than or equal to 1]"},
+		{"list length", &DecryptRequest{CiphertextBlob: []byte{1}, GrantTokens: make([]string, 11)},
+			"1 validation error detected: Value '[, , , , , , , , , , ]' at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to 10"},
+		{"list of enums", &CreateGrantRequest{KeyId: ptr("k"), Operations: []GrantOperation{GrantOperationEncapsulate, "Nope"}},
+			"1 validation error detected: Value '[Encapsulate, Nope]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: " +
+				"[Decrypt, Encrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, ReEncryptFrom, ReEncryptTo, Sign, Verify, GetPublicKey, CreateGrant, RetireGrant, DescribeKey, " +
+				"GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext, GenerateMac, VerifyMac, DeriveSharedSecret, Encapsulate, Decapsulate]]"},
+		{"sensitive string", &CreateCustomKeyStoreRequest{CustomKeyStoreName: ptr("s"), KeyStorePassword: ptr("short")},
+			"1 validation error detected: Value at 'keyStorePassword' failed to satisfy constraint: Member must have length greater than or equal to 7"},
+		{"sensitive nested pattern", &UpdateCustomKeyStoreRequest{CustomKeyStoreId: ptr("c"), XksProxyAuthenticationCredential: &XksProxyAuthenticationCredentialType{
+			AccessKeyId: ptr("lowercase-is-not-base32"), RawSecretAccessKey: ptr(strings.Repeat("A", 43))}},
+			"1 validation error detected: Value at 'xksProxyAuthenticationCredential.accessKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[A-Z2-7]+$"},
+		{"decapsulate", &DecapsulateRequest{},
+			"3 validation errors detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null; " +
+				"Value null at 'sharedSecretCiphertextBlob' failed to satisfy constraint: Member must not be null; " +
+				"Value null at 'encapsulationAlgorithm' failed to satisfy constraint: Member must not be null"},
+		{"encapsulate", &EncapsulateRequest{KeyId: ptr("k"), EncapsulationAlgorithm: ptr(EncapsulationAlgorithmSpecMlKem)}, ""},
+		{"no constraints", &ListAliasesRequest{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.req.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Validate() = %v, want an *Error", err)
+			}
+			if e.Code != ValidationException || e.HTTPStatus() != 400 {
+				t.Errorf("code %s, status %d", e.Code, e.HTTPStatus())
+			}
+			if e.Message != tt.want {
+				t.Errorf("message\n got: %s\nwant: %s", e.Message, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateDoesNotAllocate(t *testing.T) {
+	req := &CreateKeyRequest{
+		Description: ptr("d"),
+		KeySpec:     ptr(KeySpecMlKem768),
+		Tags:        []Tag{{TagKey: ptr("a"), TagValue: ptr("b")}, {TagKey: ptr("c"), TagValue: ptr("")}},
+	}
+	enc := &EncryptRequest{KeyId: ptr("alias/k"), Plaintext: []byte("x"), GrantTokens: []string{"t"}}
+	if n := testing.AllocsPerRun(100, func() {
+		if req.Validate() != nil || enc.Validate() != nil {
+			t.Fatal("valid request rejected")
+		}
+	}); n != 0 {
+		t.Errorf("Validate allocates %v times per valid request", n)
+	}
+}
+
+func TestUnknownMembersAreIgnored(t *testing.T) {
+	var req EncryptRequest
+	err := json.Unmarshal([]byte(`{"KeyId":"k","Plaintext":"aGk=","Unknown":{"a":[1]},"DryRun":true}`), &req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.GetKeyId() != "k" || string(req.Plaintext) != "hi" || !req.GetDryRun() {
+		t.Errorf("decoded %+v", req)
+	}
+}
+
+func TestJSONEncoding(t *testing.T) {
+	resp := DescribeKeyResponse{KeyMetadata: &KeyMetadata{
+		KeyId:                   ptr("k"),
+		CreationDate:            NewTime(time.UnixMilli(1700000000123)),
+		KeySpec:                 ptr(KeySpecMlKem1024),
+		EncapsulationAlgorithms: []EncapsulationAlgorithmSpec{EncapsulationAlgorithmSpecMlKem},
+	}}
+	got, err := json.Marshal(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"KeyMetadata":{"KeyId":"k","CreationDate":1700000000.123,"KeySpec":"ML_KEM_1024","EncapsulationAlgorithms":["ML_KEM"]}}`
+	if string(got) != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	got, _ = json.Marshal(EncryptResponse{CiphertextBlob: []byte{0xfb, 0xff}})
+	if string(got) != `{"CiphertextBlob":"+/8="}` {
+		t.Errorf("blob: %s", got)
+	}
+}
+
+func TestTimeJSON(t *testing.T) {
+	for in, want := range map[string]time.Time{
+		`1700000000`:       time.Unix(1700000000, 0),
+		`1700000000.5`:     time.Unix(1700000000, 5e8),
+		`1700000000.123`:   time.UnixMilli(1700000000123),
+		`1.421516513393E9`: time.UnixMilli(1421516513393),
+		`0`:                time.Unix(0, 0),
+		`-1.5`:             time.UnixMilli(-1500),
+	} {
+		var got Time
+		if err := json.Unmarshal([]byte(in), &got); err != nil || !got.Equal(want) {
+			t.Errorf("Unmarshal(%s) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{`"2023-11-14T22:13:20Z"`, `true`, `1e300`, `{}`} {
+		var got Time
+		if err := json.Unmarshal([]byte(in), &got); err == nil {
+			t.Errorf("Unmarshal(%s) succeeded: %v", in, got)
+		}
+	}
+	for in, want := range map[time.Time]string{
+		time.Unix(1700000000, 0):                                     `1700000000`,
+		time.Unix(1700000000, 999_999):                               `1700000000`,
+		time.UnixMilli(1700000000123):                                `1700000000.123`,
+		time.UnixMilli(1700000000120):                                `1700000000.12`,
+		time.UnixMilli(1700000000005):                                `1700000000.005`,
+		time.Unix(1700000000, 5e8):                                   `1700000000.5`,
+		time.UnixMilli(-1500):                                        `-1.5`,
+		time.Date(2030, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)): `1893549845`,
+	} {
+		got, err := json.Marshal(Time{in})
+		if err != nil || string(got) != want {
+			t.Errorf("Marshal(%v) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	var req ImportKeyMaterialRequest
+	if err := json.Unmarshal([]byte(`{"ValidTo":1700000000.25}`), &req); err != nil || req.GetValidTo().UnixMilli() != 1700000000250 {
+		t.Errorf("ValidTo = %v, %v", req.GetValidTo(), err)
+	}
+	if out, _ := json.Marshal(&req); string(out) != `{"ValidTo":1700000000.25}` {
+		t.Errorf("round trip: %s", out)
+	}
+}
+
+func TestRedacted(t *testing.T) {
+	enc := &EncryptRequest{KeyId: ptr("k"), Plaintext: []byte("secret"), EncryptionContext: map[string]string{"a": "b"}}
+	r := enc.Redacted()
+	if r.Plaintext != nil || r.GetKeyId() != "k" || r.EncryptionContext["a"] != "b" {
+		t.Errorf("Redacted() = %+v", r)
+	}
+	if string(enc.Plaintext) != "secret" {
+		t.Error("Redacted changed the original")
+	}
+
+	store := &UpdateCustomKeyStoreRequest{
+		CustomKeyStoreId: ptr("c"),
+		KeyStorePassword: ptr("password"),
+		XksProxyAuthenticationCredential: &XksProxyAuthenticationCredentialType{
+			AccessKeyId: ptr("AKID"), RawSecretAccessKey: ptr("secret"),
+		},
+	}
+	rs := store.Redacted()
+	if rs.KeyStorePassword != nil || rs.XksProxyAuthenticationCredential == nil ||
+		rs.XksProxyAuthenticationCredential.AccessKeyId != nil || rs.XksProxyAuthenticationCredential.RawSecretAccessKey != nil {
+		t.Errorf("Redacted() = %+v", rs)
+	}
+	if store.XksProxyAuthenticationCredential.GetRawSecretAccessKey() != "secret" {
+		t.Error("Redacted changed the original's nested structure")
+	}
+
+	dec := (&DecryptRequest{CiphertextBlob: []byte{1}, Recipient: &RecipientInfo{
+		KeyEncryptionAlgorithm: ptr(KeyEncryptionMechanismRsaesOaepSha256), AttestationDocument: []byte{2},
+	}}).Redacted()
+	if dec.CiphertextBlob != nil || dec.Recipient.AttestationDocument != nil || dec.Recipient.GetKeyEncryptionAlgorithm() != KeyEncryptionMechanismRsaesOaepSha256 {
+		t.Errorf("Redacted() = %+v %+v", dec, dec.Recipient)
+	}
+	if (*EncryptRequest)(nil).Redacted() != nil {
+		t.Error("nil.Redacted() != nil")
+	}
+}
+
+func TestGetters(t *testing.T) {
+	var resp *DescribeKeyResponse
+	if resp.GetKeyMetadata().GetKeyId() != "" || !resp.GetKeyMetadata().GetCreationDate().IsZero() ||
+		resp.GetKeyMetadata().GetEnabled() || resp.GetKeyMetadata().GetKeySpec() != "" ||
+		resp.GetKeyMetadata().GetPendingDeletionWindowInDays() != 0 || resp.GetKeyMetadata().GetEncryptionAlgorithms() != nil {
+		t.Error("getters on nil are not zero")
+	}
+}
+
+func TestEnums(t *testing.T) {
+	specs := KeySpec("").Values()
+	if specs[0] != KeySpecRsa2048 || !slices.Contains(specs, KeySpecMlKem768) || len(specs) != 20 {
+		t.Errorf("KeySpec values: %v", specs)
+	}
+	if KeySpecSymmetricDefault != "SYMMETRIC_DEFAULT" || KeySpecMlDsa44 != "ML_DSA_44" ||
+		EncryptionAlgorithmSpecRsaesOaepSha1 != "RSAES_OAEP_SHA_1" || GrantOperationReEncryptFrom != "ReEncryptFrom" {
+		t.Error("unexpected constant values")
+	}
+	if !slices.Contains(KeyUsageType("").Values(), KeyUsageTypeEncapsulateDecapsulate) ||
+		!slices.Contains(DataKeyPairSpec("").Values(), DataKeyPairSpecMlKem512) ||
+		!slices.Contains(KeyLastUsageTrackingOperation("").Values(), KeyLastUsageTrackingOperationDecapsulate) {
+		t.Error("ML-KEM enum values missing")
+	}
+}
+
+// TestGeneratedCodeIsCurrent regenerates the package with the command of
+// doc.go's go:generate line and compares the result with the files here.
+func TestGeneratedCodeIsCurrent(t *testing.T) {
+	const model = "../../../shared/reference/kms-api/botocore/service-2.json"
+	if _, err := os.Stat(model); err != nil {
+		t.Skipf("the KMS model is not at %s (it lives outside the repository): %v", model, err)
+	}
+	if testing.Short() {
+		t.Skip("runs the generator; skipped in -short mode")
+	}
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for _, line := range strings.Split(string(doc), "\n") {
+		if rest, ok := strings.CutPrefix(line, "//go:generate go "); ok {
+			args = strings.Fields(rest)
+		}
+	}
+	out := t.TempDir()
+	i := slices.Index(args, "-out")
+	if i < 0 || i+1 >= len(args) {
+		t.Fatalf("no -out in the go:generate line of doc.go: %q", args)
+	}
+	args[i+1] = out
+	cmd := exec.Command("go", args...)
+	if output, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, output)
+	}
+
+	generated, _ := filepath.Glob(filepath.Join(out, "*.go"))
+	committed, _ := filepath.Glob("*_gen.go")
+	if len(generated) != len(committed) {
+		t.Errorf("generator writes %d files, the package has %d *_gen.go files", len(generated), len(committed))
+	}
+	for _, path := range generated {
+		name := filepath.Base(path)
+		want, _ := os.ReadFile(path)
+		got, err := os.ReadFile(name)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s is out of date: run go generate ./internal/kmsapi", name)
+		}
+	}
+}
