@@ -1,0 +1,5 @@
+//go:build race
+
+package auth
+
+func init() { raceEnabled = true }
