@@ -1,0 +1,205 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+const maxAliasesPerKey = 50
+
+// checkAliasName applies AWS's rules beyond the model's pattern.
+func checkAliasName(name string) error {
+	if !strings.HasPrefix(name, "alias/") || name == "alias/" {
+		return kmsapi.Errorf(kmsapi.ValidationException,
+			`Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`)
+	}
+	if strings.Contains(name, ":") {
+		return kmsapi.Errorf(kmsapi.ValidationException, "%s contains invalid characters for an alias", name)
+	}
+	if strings.HasPrefix(name, "alias/aws/") {
+		// Reserved for AWS managed keys.
+		return kmsapi.Errorf(kmsapi.NotAuthorizedException, "")
+	}
+	return nil
+}
+
+// countAliases counts the aliases of an account and region that point to keyID.
+func countAliases(tx store.Tx, account, region, keyID string) (int, error) {
+	n := 0
+	err := tx.Scan(store.Aliases, aliasStoreKey(account, region, ""), "", func(_ string, v []byte) (bool, error) {
+		a, err := decodeAlias(v)
+		if err != nil {
+			return false, err
+		}
+		if a.TargetKeyID == keyID {
+			n++
+		}
+		return true, nil
+	})
+	return n, err
+}
+
+func (s *Service) CreateAlias(ctx context.Context, call *Call, in *kmsapi.CreateAliasRequest) error {
+	name := in.GetAliasName()
+	if err := checkAliasName(name); err != nil {
+		return err
+	}
+	err := s.store.Update(func(tx store.Tx) error {
+		k, err := s.lookupKey(tx, call, in.GetTargetKeyId(), keyIDOnly, "kms:CreateAlias")
+		if err != nil {
+			return err
+		}
+		if err := checkNotPendingDeletion(k); err != nil {
+			return err
+		}
+		_, err = getAlias(tx, call.Account, call.Region, name)
+		if err == nil {
+			return kmsapi.Errorf(kmsapi.AlreadyExistsException, "An alias with the name %s already exists", aliasARN(call.Region, call.Account, name))
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		n, err := countAliases(tx, call.Account, call.Region, k.ID)
+		if err != nil {
+			return err
+		}
+		if n >= maxAliasesPerKey {
+			return kmsapi.Errorf(kmsapi.LimitExceededException, "The number of aliases for %s exceeds the limit of %d.", k.ARN(), maxAliasesPerKey)
+		}
+		now := s.now().UTC()
+		return putAlias(tx, call.Account, call.Region, &alias{Name: name, TargetKeyID: k.ID, CreationDate: now, LastUpdatedDate: now})
+	})
+	if err != nil {
+		return s.internalError(ctx, "CreateAlias", err)
+	}
+	return nil
+}
+
+func (s *Service) UpdateAlias(ctx context.Context, call *Call, in *kmsapi.UpdateAliasRequest) error {
+	name := in.GetAliasName()
+	if err := checkAliasName(name); err != nil {
+		return err
+	}
+	err := s.store.Update(func(tx store.Tx) error {
+		a, err := getAlias(tx, call.Account, call.Region, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return aliasNotFound(aliasARN(call.Region, call.Account, name))
+		}
+		if err != nil {
+			return err
+		}
+		// The caller needs permission on both the old and the new key.
+		old, err := getKey(tx, a.TargetKeyID)
+		if err == nil {
+			if err := s.authz.Authorize(call, "kms:UpdateAlias", old); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		k, err := s.lookupKey(tx, call, in.GetTargetKeyId(), keyIDOnly, "kms:UpdateAlias")
+		if err != nil {
+			return err
+		}
+		if err := checkNotPendingDeletion(k); err != nil {
+			return err
+		}
+		if old != nil && (old.KeySpec != k.KeySpec || old.KeyUsage != k.KeyUsage) {
+			return kmsapi.Errorf(kmsapi.ValidationException,
+				"%s and %s are not the same key type and key usage. An alias can only be moved between keys of the same type and usage.", old.ARN(), k.ARN())
+		}
+		a.TargetKeyID = k.ID
+		a.LastUpdatedDate = s.now().UTC()
+		return putAlias(tx, call.Account, call.Region, a)
+	})
+	if err != nil {
+		return s.internalError(ctx, "UpdateAlias", err)
+	}
+	return nil
+}
+
+func (s *Service) DeleteAlias(ctx context.Context, call *Call, in *kmsapi.DeleteAliasRequest) error {
+	name := in.GetAliasName()
+	if err := checkAliasName(name); err != nil {
+		return err
+	}
+	err := s.store.Update(func(tx store.Tx) error {
+		a, err := getAlias(tx, call.Account, call.Region, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return aliasNotFound(aliasARN(call.Region, call.Account, name))
+		}
+		if err != nil {
+			return err
+		}
+		if k, err := getKey(tx, a.TargetKeyID); err == nil {
+			call.KeyARN = k.ARN()
+			if err := s.authz.Authorize(call, "kms:DeleteAlias", k); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return tx.Delete(store.Aliases, aliasStoreKey(call.Account, call.Region, name))
+	})
+	if err != nil {
+		return s.internalError(ctx, "DeleteAlias", err)
+	}
+	return nil
+}
+
+func (s *Service) ListAliases(ctx context.Context, call *Call, in *kmsapi.ListAliasesRequest) (*kmsapi.ListAliasesResponse, error) {
+	prefix := aliasStoreKey(call.Account, call.Region, "")
+	after, err := decodeMarker(in.Marker, prefix)
+	if err != nil {
+		return nil, err
+	}
+	limit := limitOr(in.Limit, 50)
+	out := &kmsapi.ListAliasesResponse{Aliases: []kmsapi.AliasListEntry{}, Truncated: new(false)}
+	now := s.now()
+	err = s.store.View(func(tx store.Tx) error {
+		filter := ""
+		if in.KeyId != nil {
+			k, err := s.lookupKey(tx, call, *in.KeyId, keyIDOnly, "kms:ListAliases")
+			if err != nil {
+				return err
+			}
+			filter = k.ID
+		}
+		last := ""
+		return tx.Scan(store.Aliases, prefix, after, func(sk string, v []byte) (bool, error) {
+			a, err := decodeAlias(v)
+			if err != nil {
+				return false, err
+			}
+			if filter != "" && a.TargetKeyID != filter {
+				return true, nil
+			}
+			// Aliases of a key past its deletion window are gone with it.
+			if k, err := getKey(tx, a.TargetKeyID); err != nil || k.deletionDue(now) {
+				return true, nil
+			}
+			if len(out.Aliases) == limit {
+				out.Truncated = new(true)
+				out.NextMarker = encodeMarker(last)
+				return false, nil
+			}
+			last = sk
+			out.Aliases = append(out.Aliases, kmsapi.AliasListEntry{
+				AliasName:       new(a.Name),
+				AliasArn:        new(aliasARN(call.Region, call.Account, a.Name)),
+				TargetKeyId:     new(a.TargetKeyID),
+				CreationDate:    new(kmsapi.Time{Time: a.CreationDate}),
+				LastUpdatedDate: new(kmsapi.Time{Time: a.LastUpdatedDate}),
+			})
+			return true, nil
+		})
+	})
+	if err != nil {
+		return nil, s.internalError(ctx, "ListAliases", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,324 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/trent-kms/trent/internal/ciphertext"
+	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// The cryptographic operations on symmetric keys. Plaintext and unwrapped
+// key material never leave these functions except in the response.
+
+// usableKey looks up a key for a cryptographic operation: it must exist,
+// the call must be allowed, it must be enabled and fit for encryption.
+func (s *Service) usableKey(call *Call, id, action string) (*Key, error) {
+	var k *Key
+	err := s.store.View(func(tx store.Tx) (err error) {
+		k, err = s.lookupKey(tx, call, id, keyIDOrAlias, action)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUsable(k); err != nil {
+		return nil, err
+	}
+	if k.KeyUsage != kmsapi.KeyUsageTypeEncryptDecrypt {
+		return nil, kmsapi.Errorf(kmsapi.InvalidKeyUsageException,
+			"%s key usage is %s which is not valid for %s.", k.ARN(), k.KeyUsage, strings.TrimPrefix(action, "kms:"))
+	}
+	return k, nil
+}
+
+// checkAlgorithm accepts only SYMMETRIC_DEFAULT (or no algorithm) for a symmetric key.
+func checkAlgorithm(k *Key, alg *kmsapi.EncryptionAlgorithmSpec) error {
+	if alg == nil || *alg == kmsapi.EncryptionAlgorithmSpecSymmetricDefault {
+		return nil
+	}
+	return kmsapi.Errorf(kmsapi.InvalidKeyUsageException,
+		"The encryption algorithm %s is not supported by %s.", *alg, k.ARN())
+}
+
+// seal encrypts plaintext under the key's current material.
+func (s *Service) seal(k *Key, plaintext []byte, ec map[string]string) ([]byte, ciphertext.MaterialID, error) {
+	m := k.current()
+	secret, err := s.unwrap(k, m)
+	if err != nil {
+		return nil, m.ID, err
+	}
+	defer clear(secret)
+	blob, err := ciphertext.Seal(secret, ciphertext.Header{KeyID: k.ID, MaterialID: m.ID}, plaintext, ec, s.rand)
+	return blob, m.ID, err
+}
+
+func (s *Service) Encrypt(ctx context.Context, call *Call, in *kmsapi.EncryptRequest) (*kmsapi.EncryptResponse, error) {
+	k, err := s.usableKey(call, in.GetKeyId(), "kms:Encrypt")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAlgorithm(k, in.EncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	if in.GetDryRun() {
+		return nil, dryRunError()
+	}
+	blob, _, err := s.seal(k, in.Plaintext, in.EncryptionContext)
+	if err != nil {
+		return nil, s.internalError(ctx, "Encrypt", err)
+	}
+	return &kmsapi.EncryptResponse{
+		CiphertextBlob:      blob,
+		KeyId:               new(k.ARN()),
+		EncryptionAlgorithm: new(kmsapi.EncryptionAlgorithmSpecSymmetricDefault),
+	}, nil
+}
+
+func invalidCiphertext() error {
+	return kmsapi.Errorf(kmsapi.InvalidCiphertextException, "")
+}
+
+// open decrypts a symmetric ciphertext blob: it finds the key the blob
+// names, checks it against keyID if the caller gave one, authorises action
+// and opens the blob with the encryption context.
+func (s *Service) open(call *Call, blob []byte, ec map[string]string, keyID *string, action string) (*Key, []byte, ciphertext.MaterialID, error) {
+	h, err := ciphertext.ParseHeader(blob)
+	if err != nil {
+		return nil, nil, h.MaterialID, invalidCiphertext()
+	}
+	var k *Key
+	err = s.store.View(func(tx store.Tx) error {
+		k, err = getKey(tx, h.KeyID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (k.Region != call.Region || k.deletionDue(s.now()))) {
+			return kmsapi.Errorf(kmsapi.AccessDeniedException,
+				"The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
+		}
+		if err != nil {
+			return err
+		}
+		if keyID != nil {
+			named, err := s.lookupKey(tx, call, *keyID, keyIDOrAlias, action)
+			if err != nil {
+				return err
+			}
+			if named.ID != k.ID {
+				return kmsapi.Errorf(kmsapi.IncorrectKeyException,
+					"The key ID in the request does not identify a CMK that can perform this operation.")
+			}
+		}
+		call.KeyARN = k.ARN()
+		return s.authz.Authorize(call, action, k)
+	})
+	if err != nil {
+		return nil, nil, h.MaterialID, err
+	}
+	if err := checkUsable(k); err != nil {
+		return nil, nil, h.MaterialID, err
+	}
+	m := k.material(h.MaterialID)
+	if m == nil {
+		return nil, nil, h.MaterialID, invalidCiphertext()
+	}
+	secret, err := s.unwrap(k, m)
+	if err != nil {
+		return nil, nil, h.MaterialID, err
+	}
+	defer clear(secret)
+	plaintext, err := ciphertext.Open(secret, blob, ec)
+	if err != nil {
+		return nil, nil, h.MaterialID, invalidCiphertext()
+	}
+	return k, plaintext, h.MaterialID, nil
+}
+
+// ignoresCiphertext reports whether a dry run asked to skip ciphertext checks.
+func ignoresCiphertext(mods []kmsapi.DryRunModifierType) bool {
+	for _, m := range mods {
+		if m == kmsapi.DryRunModifierTypeIgnoreCiphertext {
+			return true
+		}
+	}
+	return false
+}
+
+// dryRunWithoutCiphertext answers a DryRun with IGNORE_CIPHERTEXT: the named
+// key must exist, be allowed and usable; the blob is not looked at.
+func (s *Service) dryRunWithoutCiphertext(call *Call, keyID *string, action string) error {
+	if keyID == nil {
+		return kmsapi.Errorf(kmsapi.ValidationException,
+			"KeyId is required when the IGNORE_CIPHERTEXT dry run modifier is used.")
+	}
+	if _, err := s.usableKey(call, *keyID, action); err != nil {
+		return err
+	}
+	return dryRunError()
+}
+
+func (s *Service) Decrypt(ctx context.Context, call *Call, in *kmsapi.DecryptRequest) (*kmsapi.DecryptResponse, error) {
+	if in.GetDryRun() && ignoresCiphertext(in.DryRunModifiers) {
+		return nil, s.dryRunWithoutCiphertext(call, in.KeyId, "kms:Decrypt")
+	}
+	if in.Recipient != nil {
+		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "Recipient is not supported by this server yet.")
+	}
+	k, plaintext, mid, err := s.open(call, in.CiphertextBlob, in.EncryptionContext, in.KeyId, "kms:Decrypt")
+	if err != nil {
+		return nil, s.internalError(ctx, "Decrypt", err)
+	}
+	if err := checkAlgorithm(k, in.EncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	if in.GetDryRun() {
+		return nil, dryRunError()
+	}
+	return &kmsapi.DecryptResponse{
+		KeyId:               new(k.ARN()),
+		Plaintext:           plaintext,
+		EncryptionAlgorithm: new(kmsapi.EncryptionAlgorithmSpecSymmetricDefault),
+		KeyMaterialId:       new(mid.String()),
+	}, nil
+}
+
+func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryptRequest) (*kmsapi.ReEncryptResponse, error) {
+	if in.GetDryRun() && ignoresCiphertext(in.DryRunModifiers) {
+		if err := s.dryRunWithoutCiphertext(call, in.SourceKeyId, "kms:ReEncryptFrom"); !isDryRun(err) {
+			return nil, err
+		}
+		dst, err := s.usableKey(call, in.GetDestinationKeyId(), "kms:ReEncryptTo")
+		if err != nil {
+			return nil, err
+		}
+		if err := checkAlgorithm(dst, in.DestinationEncryptionAlgorithm); err != nil {
+			return nil, err
+		}
+		return nil, dryRunError()
+	}
+	src, plaintext, srcMaterial, err := s.open(call, in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyId, "kms:ReEncryptFrom")
+	if err != nil {
+		return nil, s.internalError(ctx, "ReEncrypt", err)
+	}
+	defer clear(plaintext)
+	if err := checkAlgorithm(src, in.SourceEncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	dstCall := *call
+	dst, err := s.usableKey(&dstCall, in.GetDestinationKeyId(), "kms:ReEncryptTo")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAlgorithm(dst, in.DestinationEncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	if in.GetDryRun() {
+		return nil, dryRunError()
+	}
+	blob, dstMaterial, err := s.seal(dst, plaintext, in.DestinationEncryptionContext)
+	if err != nil {
+		return nil, s.internalError(ctx, "ReEncrypt", err)
+	}
+	return &kmsapi.ReEncryptResponse{
+		CiphertextBlob:                 blob,
+		SourceKeyId:                    new(src.ARN()),
+		KeyId:                          new(dst.ARN()),
+		SourceEncryptionAlgorithm:      new(kmsapi.EncryptionAlgorithmSpecSymmetricDefault),
+		DestinationEncryptionAlgorithm: new(kmsapi.EncryptionAlgorithmSpecSymmetricDefault),
+		SourceKeyMaterialId:            new(srcMaterial.String()),
+		DestinationKeyMaterialId:       new(dstMaterial.String()),
+	}, nil
+}
+
+func isDryRun(err error) bool {
+	var kerr *kmsapi.Error
+	return errors.As(err, &kerr) && kerr.Code == kmsapi.DryRunOperationException
+}
+
+// dataKeySize checks GenerateDataKey's KeySpec / NumberOfBytes pair: exactly one must be given.
+func dataKeySize(spec *kmsapi.DataKeySpec, n *int32) (int, error) {
+	switch {
+	case spec != nil && n != nil:
+		return 0, kmsapi.Errorf(kmsapi.ValidationException, "Please specify either number of bytes or key spec.")
+	case spec != nil && *spec == kmsapi.DataKeySpecAes128:
+		return 16, nil
+	case spec != nil:
+		return 32, nil
+	case n != nil:
+		return int(*n), nil
+	default:
+		return 0, kmsapi.Errorf(kmsapi.ValidationException, "Please specify either number of bytes or key spec.")
+	}
+}
+
+// generateDataKey makes a random data key and its encrypted copy.
+func (s *Service) generateDataKey(ctx context.Context, call *Call, op string, keyID string, spec *kmsapi.DataKeySpec, n *int32,
+	ec map[string]string, dryRun bool) (k *Key, plaintext, blob []byte, mid ciphertext.MaterialID, err error) {
+	size, err := dataKeySize(spec, n)
+	if err != nil {
+		return nil, nil, nil, mid, err
+	}
+	k, err = s.usableKey(call, keyID, "kms:"+op)
+	if err != nil {
+		return nil, nil, nil, mid, err
+	}
+	if dryRun {
+		return nil, nil, nil, mid, dryRunError()
+	}
+	plaintext, err = s.randomBytes(size)
+	if err != nil {
+		return nil, nil, nil, mid, s.internalError(ctx, op, err)
+	}
+	blob, mid, err = s.seal(k, plaintext, ec)
+	if err != nil {
+		clear(plaintext)
+		return nil, nil, nil, mid, s.internalError(ctx, op, err)
+	}
+	return k, plaintext, blob, mid, nil
+}
+
+func (s *Service) GenerateDataKey(ctx context.Context, call *Call, in *kmsapi.GenerateDataKeyRequest) (*kmsapi.GenerateDataKeyResponse, error) {
+	if in.Recipient != nil {
+		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "Recipient is not supported by this server yet.")
+	}
+	k, plaintext, blob, mid, err := s.generateDataKey(ctx, call, "GenerateDataKey", in.GetKeyId(), in.KeySpec, in.NumberOfBytes, in.EncryptionContext, in.GetDryRun())
+	if err != nil {
+		return nil, err
+	}
+	return &kmsapi.GenerateDataKeyResponse{
+		CiphertextBlob: blob,
+		Plaintext:      plaintext,
+		KeyId:          new(k.ARN()),
+		KeyMaterialId:  new(mid.String()),
+	}, nil
+}
+
+func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, call *Call, in *kmsapi.GenerateDataKeyWithoutPlaintextRequest) (*kmsapi.GenerateDataKeyWithoutPlaintextResponse, error) {
+	k, plaintext, blob, mid, err := s.generateDataKey(ctx, call, "GenerateDataKeyWithoutPlaintext", in.GetKeyId(), in.KeySpec, in.NumberOfBytes, in.EncryptionContext, in.GetDryRun())
+	if err != nil {
+		return nil, err
+	}
+	clear(plaintext)
+	return &kmsapi.GenerateDataKeyWithoutPlaintextResponse{
+		CiphertextBlob: blob,
+		KeyId:          new(k.ARN()),
+		KeyMaterialId:  new(mid.String()),
+	}, nil
+}
+
+func (s *Service) GenerateRandom(ctx context.Context, call *Call, in *kmsapi.GenerateRandomRequest) (*kmsapi.GenerateRandomResponse, error) {
+	if in.CustomKeyStoreId != nil {
+		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException, "Custom key stores are not supported by this server.")
+	}
+	if in.Recipient != nil {
+		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "Recipient is not supported by this server yet.")
+	}
+	if in.NumberOfBytes == nil {
+		return nil, kmsapi.Errorf(kmsapi.ValidationException, "NumberOfBytes is required.")
+	}
+	b, err := s.randomBytes(int(*in.NumberOfBytes))
+	if err != nil {
+		return nil, s.internalError(ctx, "GenerateRandom", err)
+	}
+	return &kmsapi.GenerateRandomResponse{Plaintext: b}, nil
+}

@@ -1,0 +1,184 @@
+package kms
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/trent-kms/trent/internal/ciphertext"
+	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// Key is a KMS key as stored. Its material is only ever held wrapped under
+// the root key.
+type Key struct {
+	ID           string              `json:"id"`
+	Account      string              `json:"account"`
+	Region       string              `json:"region"`
+	CreationDate time.Time           `json:"creationDate"`
+	Description  string              `json:"description"`
+	KeySpec      kmsapi.KeySpec      `json:"keySpec"`
+	KeyUsage     kmsapi.KeyUsageType `json:"keyUsage"`
+	Origin       kmsapi.OriginType   `json:"origin"`
+	State        kmsapi.KeyState     `json:"state"`
+	// DeletionDate and PendingWindowInDays are set while State is PendingDeletion.
+	DeletionDate        time.Time `json:"deletionDate,omitzero"`
+	PendingWindowInDays int32     `json:"pendingWindowInDays,omitempty"`
+	// Policy is the key policy document; empty means AWS's default policy.
+	Policy string `json:"policy,omitempty"`
+	Tags   []Tag  `json:"tags,omitempty"`
+	// Materials holds every version of the key material; the last one is current.
+	Materials []Material `json:"materials"`
+}
+
+// Tag is a key's tag.
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Material is one version of a key's material, wrapped under the root key.
+type Material struct {
+	ID      ciphertext.MaterialID `json:"id"`
+	RootKey string                `json:"rootKey"` // ID of the root key that wrapped it
+	Wrapped []byte                `json:"wrapped"`
+	Created time.Time             `json:"created"`
+}
+
+// ARN is the key's Amazon Resource Name.
+func (k *Key) ARN() string {
+	return keyARN(k.Region, k.Account, k.ID)
+}
+
+func keyARN(region, account, id string) string {
+	return "arn:" + Partition + ":kms:" + region + ":" + account + ":key/" + id
+}
+
+func aliasARN(region, account, name string) string {
+	return "arn:" + Partition + ":kms:" + region + ":" + account + ":" + name
+}
+
+// current returns the key's current material.
+func (k *Key) current() *Material {
+	if len(k.Materials) == 0 {
+		return nil
+	}
+	return &k.Materials[len(k.Materials)-1]
+}
+
+// material returns the material with the given ID, or nil.
+func (k *Key) material(id ciphertext.MaterialID) *Material {
+	for i := range k.Materials {
+		if k.Materials[i].ID == id {
+			return &k.Materials[i]
+		}
+	}
+	return nil
+}
+
+// materialAAD binds a wrapped material to its key and version, so that a
+// wrapped blob moved to another key or version fails to unwrap.
+func materialAAD(keyID string, id ciphertext.MaterialID) []byte {
+	return []byte("trent key material v1\x00" + keyID + "\x00" + hex.EncodeToString(id[:]))
+}
+
+// deletionDue reports whether the key's deletion window has ended: such a
+// key no longer exists, even before the sweeper has removed it.
+func (k *Key) deletionDue(now time.Time) bool {
+	return k.State == kmsapi.KeyStatePendingDeletion && !now.Before(k.DeletionDate)
+}
+
+// metadata is the key as DescribeKey and CreateKey return it.
+func (k *Key) metadata() *kmsapi.KeyMetadata {
+	m := &kmsapi.KeyMetadata{
+		AWSAccountId:          new(k.Account),
+		KeyId:                 new(k.ID),
+		Arn:                   new(k.ARN()),
+		CreationDate:          new(kmsapi.Time{Time: k.CreationDate}),
+		Enabled:               new(k.State == kmsapi.KeyStateEnabled),
+		Description:           new(k.Description),
+		KeyUsage:              new(k.KeyUsage),
+		KeyState:              new(k.State),
+		Origin:                new(k.Origin),
+		KeyManager:            new(kmsapi.KeyManagerTypeCustomer),
+		CustomerMasterKeySpec: new(kmsapi.CustomerMasterKeySpec(k.KeySpec)),
+		KeySpec:               new(k.KeySpec),
+		EncryptionAlgorithms:  []kmsapi.EncryptionAlgorithmSpec{kmsapi.EncryptionAlgorithmSpecSymmetricDefault},
+		MultiRegion:           new(false),
+	}
+	if cur := k.current(); cur != nil {
+		m.CurrentKeyMaterialId = new(cur.ID.String())
+	}
+	if k.State == kmsapi.KeyStatePendingDeletion {
+		m.DeletionDate = new(kmsapi.Time{Time: k.DeletionDate})
+		m.PendingDeletionWindowInDays = new(k.PendingWindowInDays)
+	}
+	return m
+}
+
+// sortTags keeps tags in key order, so every listing is stable.
+func (k *Key) sortTags() {
+	sort.Slice(k.Tags, func(i, j int) bool { return k.Tags[i].Key < k.Tags[j].Key })
+}
+
+// Reading and writing keys in a transaction.
+
+func accountIndexKey(account, region, id string) string {
+	return account + "/" + region + "/" + id
+}
+
+func getKey(tx store.Tx, id string) (*Key, error) {
+	v, err := tx.Get(store.Keys, id)
+	if err != nil {
+		return nil, err
+	}
+	k := new(Key)
+	if err := json.Unmarshal(v, k); err != nil {
+		return nil, fmt.Errorf("decoding key %s: %w", id, err)
+	}
+	return k, nil
+}
+
+func putKey(tx store.Tx, k *Key) error {
+	v, err := json.Marshal(k)
+	if err != nil {
+		return err
+	}
+	if err := tx.Put(store.Keys, k.ID, v); err != nil {
+		return err
+	}
+	return tx.Put(store.KeysByAcc, accountIndexKey(k.Account, k.Region, k.ID), nil)
+}
+
+// deleteKey removes a key, its index entry and every alias that points to it.
+func deleteKey(tx store.Tx, k *Key) error {
+	if err := tx.Delete(store.Keys, k.ID); err != nil {
+		return err
+	}
+	if err := tx.Delete(store.KeysByAcc, accountIndexKey(k.Account, k.Region, k.ID)); err != nil {
+		return err
+	}
+	var doomed []string
+	err := tx.Scan(store.Aliases, accountIndexKey(k.Account, k.Region, ""), "", func(name string, v []byte) (bool, error) {
+		a, err := decodeAlias(v)
+		if err != nil {
+			return false, err
+		}
+		if a.TargetKeyID == k.ID {
+			doomed = append(doomed, name)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range doomed {
+		if err := tx.Delete(store.Aliases, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}

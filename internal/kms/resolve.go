@@ -1,0 +1,225 @@
+package kms
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// Identifiers: AWS accepts a key ID, a key ARN, an alias name or an alias
+// ARN wherever a key is named; which of them depends on the operation.
+
+type idKind int
+
+const (
+	keyIDOnly    idKind = iota // key ID or key ARN: management operations
+	keyIDOrAlias               // also alias name or alias ARN: cryptographic operations, DescribeKey
+)
+
+// parsedID is a key identifier taken apart.
+type parsedID struct {
+	account, region string
+	keyID           string // set for a key ID or key ARN
+	alias           string // "alias/..." for an alias name or alias ARN
+}
+
+// parseKeyID splits id into its parts, filling account and region from the
+// call when id is not an ARN. ok is false for an ARN that is malformed or
+// names another service or partition.
+func parseKeyID(call *Call, id string) (p parsedID, ok bool) {
+	if !strings.HasPrefix(id, "arn:") {
+		p.account, p.region = call.Account, call.Region
+		if strings.HasPrefix(id, "alias/") {
+			p.alias = id
+		} else {
+			p.keyID = id
+		}
+		return p, true
+	}
+	// arn:partition:kms:region:account:resource; alias names may hold ':'.
+	parts := strings.SplitN(id, ":", 6)
+	if len(parts) != 6 || parts[1] != Partition || parts[2] != "kms" || parts[3] == "" || parts[4] == "" {
+		return p, false
+	}
+	p.region, p.account = parts[3], parts[4]
+	switch res := parts[5]; {
+	case strings.HasPrefix(res, "key/") && len(res) > len("key/"):
+		p.keyID = res[len("key/"):]
+	case strings.HasPrefix(res, "alias/") && len(res) > len("alias/"):
+		p.alias = res
+	default:
+		return p, false
+	}
+	return p, true
+}
+
+func keyNotFound(arn string) error {
+	return kmsapi.Errorf(kmsapi.NotFoundException, "Key '%s' does not exist", arn)
+}
+
+func aliasNotFound(arn string) error {
+	return kmsapi.Errorf(kmsapi.NotFoundException, "Alias %s is not found.", arn)
+}
+
+// lookupKey finds the key id names, as seen by call, and checks that call
+// may perform action on it. A key in another region does not exist for the
+// caller; a key of another account is subject to authorisation.
+func (s *Service) lookupKey(tx store.Tx, call *Call, id string, kind idKind, action string) (*Key, error) {
+	p, ok := parseKeyID(call, id)
+	if !ok {
+		return nil, kmsapi.Errorf(kmsapi.NotFoundException, "Invalid arn %s", id)
+	}
+	if p.region != call.Region {
+		// AWS's words for an ARN of another region.
+		return nil, kmsapi.Errorf(kmsapi.NotFoundException, "Invalid arn %s", p.region)
+	}
+	if p.alias != "" {
+		if kind != keyIDOrAlias {
+			// Management operations take only key IDs and key ARNs.
+			return nil, kmsapi.Errorf(kmsapi.NotFoundException, "Invalid keyId '%s'", id)
+		}
+		a, err := getAlias(tx, p.account, p.region, p.alias)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, aliasNotFound(aliasARN(p.region, p.account, p.alias))
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.keyID = a.TargetKeyID
+	}
+	if !validKeyID(p.keyID) {
+		return nil, kmsapi.Errorf(kmsapi.NotFoundException, "Invalid keyId '%s'", p.keyID)
+	}
+	notFound := keyNotFound(keyARN(p.region, p.account, p.keyID))
+	k, err := getKey(tx, p.keyID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if k.Account != p.account || k.Region != p.region || k.deletionDue(s.now()) {
+		return nil, notFound
+	}
+	call.KeyARN = k.ARN()
+	if err := s.authz.Authorize(call, action, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// validKeyID reports whether id has the form of a key ID: a UUID, or
+// "mrk-" and 32 hex digits for a multi-Region key.
+func validKeyID(id string) bool {
+	if rest, ok := strings.CutPrefix(id, "mrk-"); ok {
+		return len(rest) == 32 && isHex(rest)
+	}
+	if len(id) != 36 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if id[i] != '-' {
+				return false
+			}
+		default:
+			if !isHex(id[i : i+1]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// Key states: which operations a key in each state allows, and AWS's errors.
+
+// checkUsable is the state check of the cryptographic operations: only an
+// enabled key can be used.
+func checkUsable(k *Key) error {
+	switch k.State {
+	case kmsapi.KeyStateEnabled:
+		return nil
+	case kmsapi.KeyStateDisabled:
+		return kmsapi.Errorf(kmsapi.DisabledException, "%s is disabled.", k.ARN())
+	default:
+		return invalidState(k)
+	}
+}
+
+// checkNotPendingDeletion is the state check of the operations that change a
+// key's metadata (tags, description, aliases, deletion schedule).
+func checkNotPendingDeletion(k *Key) error {
+	if k.State == kmsapi.KeyStatePendingDeletion {
+		return invalidState(k)
+	}
+	return nil
+}
+
+func invalidState(k *Key) error {
+	var what string
+	switch k.State {
+	case kmsapi.KeyStatePendingDeletion:
+		what = "pending deletion"
+	case kmsapi.KeyStatePendingImport:
+		what = "pending import"
+	case kmsapi.KeyStateDisabled:
+		what = "disabled"
+	case kmsapi.KeyStateEnabled:
+		what = "enabled"
+	default:
+		what = strings.ToLower(string(k.State))
+	}
+	return kmsapi.Errorf(kmsapi.KMSInvalidStateException, "%s is %s.", k.ARN(), what)
+}
+
+// Aliases as stored.
+
+type alias struct {
+	Name            string    `json:"name"` // "alias/..."
+	TargetKeyID     string    `json:"targetKeyId"`
+	CreationDate    time.Time `json:"creationDate"`
+	LastUpdatedDate time.Time `json:"lastUpdatedDate"`
+}
+
+func aliasStoreKey(account, region, name string) string {
+	return accountIndexKey(account, region, name)
+}
+
+func decodeAlias(v []byte) (*alias, error) {
+	a := new(alias)
+	if err := json.Unmarshal(v, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func getAlias(tx store.Tx, account, region, name string) (*alias, error) {
+	v, err := tx.Get(store.Aliases, aliasStoreKey(account, region, name))
+	if err != nil {
+		return nil, err
+	}
+	return decodeAlias(v)
+}
+
+func putAlias(tx store.Tx, account, region string, a *alias) error {
+	v, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return tx.Put(store.Aliases, aliasStoreKey(account, region, a.Name), v)
+}

@@ -1,0 +1,109 @@
+package kms
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// mergeTags adds or replaces the given tags in have, applying AWS's rules:
+// no "aws:" prefix, no key twice in one request, at most 50 per key.
+func mergeTags(have []Tag, add []kmsapi.Tag) ([]Tag, error) {
+	seen := make(map[string]bool, len(add))
+	for _, t := range add {
+		key := t.GetTagKey()
+		if strings.HasPrefix(key, "aws:") {
+			return nil, kmsapi.Errorf(kmsapi.TagException, "Tags beginning with aws: are reserved")
+		}
+		if seen[key] {
+			return nil, kmsapi.Errorf(kmsapi.TagException, "Duplicate tag keys")
+		}
+		seen[key] = true
+	}
+	out := slices.Clone(have)
+	for _, t := range add {
+		i := slices.IndexFunc(out, func(x Tag) bool { return x.Key == t.GetTagKey() })
+		if i >= 0 {
+			out[i].Value = t.GetTagValue()
+		} else {
+			out = append(out, Tag{Key: t.GetTagKey(), Value: t.GetTagValue()})
+		}
+	}
+	if len(out) > maxTagsPerKey {
+		return nil, kmsapi.Errorf(kmsapi.TagException, "Too many tags")
+	}
+	k := Key{Tags: out}
+	k.sortTags()
+	return k.Tags, nil
+}
+
+func (s *Service) TagResource(ctx context.Context, call *Call, in *kmsapi.TagResourceRequest) error {
+	_, err := s.changeKey(ctx, call, "TagResource", in.GetKeyId(), func(k *Key) error {
+		if err := checkNotPendingDeletion(k); err != nil {
+			return err
+		}
+		tags, err := mergeTags(k.Tags, in.Tags)
+		k.Tags = tags
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *Service) UntagResource(ctx context.Context, call *Call, in *kmsapi.UntagResourceRequest) error {
+	_, err := s.changeKey(ctx, call, "UntagResource", in.GetKeyId(), func(k *Key) error {
+		if err := checkNotPendingDeletion(k); err != nil {
+			return err
+		}
+		k.Tags = slices.DeleteFunc(k.Tags, func(t Tag) bool { return slices.Contains(in.TagKeys, t.Key) })
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *Service) ListResourceTags(ctx context.Context, call *Call, in *kmsapi.ListResourceTagsRequest) (*kmsapi.ListResourceTagsResponse, error) {
+	k, err := s.viewKey(ctx, call, "ListResourceTags", in.GetKeyId())
+	if err != nil {
+		return nil, err
+	}
+	// Tags are sorted by key, so the marker is the last key returned.
+	after, err := decodeMarker(in.Marker, "")
+	if err != nil {
+		return nil, err
+	}
+	limit := limitOr(in.Limit, 50)
+	out := &kmsapi.ListResourceTagsResponse{Tags: []kmsapi.Tag{}, Truncated: new(false)}
+	for _, t := range k.Tags {
+		if after != "" && t.Key <= after {
+			continue
+		}
+		if len(out.Tags) == limit {
+			out.Truncated = new(true)
+			out.NextMarker = encodeMarker(out.Tags[len(out.Tags)-1].GetTagKey())
+			break
+		}
+		out.Tags = append(out.Tags, kmsapi.Tag{TagKey: new(t.Key), TagValue: new(t.Value)})
+	}
+	return out, nil
+}
+
+// viewKey reads the key id names (key ID or key ARN) in a read-only transaction.
+func (s *Service) viewKey(ctx context.Context, call *Call, op, id string) (*Key, error) {
+	var k *Key
+	err := s.store.View(func(tx store.Tx) (err error) {
+		k, err = s.lookupKey(tx, call, id, keyIDOnly, "kms:"+op)
+		return err
+	})
+	if err != nil {
+		return nil, s.internalError(ctx, op, err)
+	}
+	return k, nil
+}
