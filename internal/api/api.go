@@ -1,0 +1,284 @@
+// Package api is the AWS KMS wire protocol (awsJson1_1) in front of the
+// service: it authenticates each request with SigV4, routes it by its
+// X-Amz-Target header, decodes and validates the JSON body against the
+// model, calls internal/kms, writes the JSON answer or AWS's error, and
+// records one audit event per request.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/auth"
+	"github.com/trent-kms/trent/internal/kms"
+	"github.com/trent-kms/trent/internal/kmsapi"
+)
+
+// MaxBodyBytes bounds a request body. The largest legitimate KMS request
+// (an attestation document of 256 KiB, base64-encoded, plus the rest) is
+// well below it.
+const MaxBodyBytes = 1 << 20
+
+const (
+	targetPrefix = "TrentService."
+	contentType  = "application/x-amz-json-1.1"
+)
+
+// Handler serves the KMS API over HTTP.
+type Handler struct {
+	verifier *auth.Verifier
+	routes   map[string]route
+	audit    audit.Log
+	logger   *slog.Logger
+	now      func() time.Time
+}
+
+// Config is what a Handler needs.
+type Config struct {
+	Verifier *auth.Verifier
+	Service  *kms.Service
+	Audit    audit.Log    // nil: audit.Discard (tests only)
+	Logger   *slog.Logger // nil: slog.Default()
+	Now      func() time.Time
+}
+
+// New returns a Handler.
+func New(cfg Config) *Handler {
+	h := &Handler{
+		verifier: cfg.Verifier,
+		routes:   routes(cfg.Service),
+		audit:    cfg.Audit,
+		logger:   cfg.Logger,
+		now:      cfg.Now,
+	}
+	if h.audit == nil {
+		h.audit = audit.Discard
+	}
+	if h.logger == nil {
+		h.logger = slog.Default()
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	return h
+}
+
+// exchange is one request and its answer, as far as it got.
+type exchange struct {
+	op       string
+	identity *auth.Identity
+	call     kms.Call
+	params   any // the request, redacted, for the audit record
+	err      *kmsapi.Error
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	requestID := uuid.NewString()
+	start := h.now()
+	x := &exchange{op: strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)}
+	out, err := h.serve(r, x)
+	w.Header().Set("x-amzn-RequestId", requestID)
+	w.Header().Set("Content-Type", contentType)
+	if err != nil {
+		x.err = asKMSError(err)
+		if x.err.Code == kmsapi.KMSInternalException && !errors.As(err, new(*kmsapi.Error)) {
+			h.logger.Error("internal error", "op", x.op, "requestId", requestID, "err", err)
+		}
+		writeError(w, x.err)
+	} else {
+		w.WriteHeader(http.StatusOK)
+		w.Write(out)
+	}
+	h.record(r, x, requestID, start)
+}
+
+// serve does the work of one request and returns the response body.
+func (h *Handler) serve(r *http.Request, x *exchange) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, kmsapi.Errorf(kmsapi.SerializationException, "")
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, kmsapi.Errorf(kmsapi.SerializationException, "The request body is larger than %d bytes.", MaxBodyBytes)
+	}
+	id, err := h.verifier.Verify(r, body)
+	if err != nil {
+		return nil, err
+	}
+	x.identity = id
+	x.call = kms.Call{Account: id.Principal.Account, ARN: id.Principal.ARN, Region: id.Region}
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.Header.Get("X-Amz-Target"), targetPrefix) {
+		return nil, kmsapi.Errorf(kmsapi.UnknownOperationException, "")
+	}
+	rt, ok := h.routes[x.op]
+	if !ok {
+		return nil, kmsapi.Errorf(kmsapi.UnknownOperationException, "")
+	}
+	return rt(r.Context(), &x.call, body, &x.params)
+}
+
+func asKMSError(err error) *kmsapi.Error {
+	var kerr *kmsapi.Error
+	if errors.As(err, &kerr) {
+		return kerr
+	}
+	return kmsapi.Errorf(kmsapi.KMSInternalException, "An internal error occurred. Try again later.")
+}
+
+// writeError writes AWS's error body: {"__type": code, "message": text},
+// without the message when there is none, as AWS does for example for
+// InvalidCiphertextException.
+func writeError(w http.ResponseWriter, e *kmsapi.Error) {
+	body := struct {
+		Type    kmsapi.ErrorCode `json:"__type"`
+		Message string           `json:"message,omitempty"`
+	}{e.Code, e.Message}
+	b, _ := json.Marshal(body)
+	w.WriteHeader(e.HTTPStatus())
+	w.Write(b)
+}
+
+// readOnlyOps are the operations CloudTrail marks readOnly: they read keys
+// but change nothing.
+func readOnly(op string) bool {
+	switch op {
+	case "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+		"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateRandom", "GenerateMac",
+		"VerifyMac", "Sign", "Verify", "DeriveSharedSecret", "Encapsulate", "Decapsulate":
+		return true
+	}
+	return strings.HasPrefix(op, "Describe") || strings.HasPrefix(op, "List") || strings.HasPrefix(op, "Get")
+}
+
+func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time.Time) {
+	e := &audit.Event{
+		EventVersion:      "1.11",
+		EventTime:         at.UTC(),
+		EventSource:       "kms.amazonaws.com",
+		EventName:         x.op,
+		AWSRegion:         x.call.Region,
+		SourceIPAddress:   remoteIP(r),
+		UserAgent:         r.UserAgent(),
+		RequestParameters: audit.Parameters(x.params),
+		RequestID:         requestID,
+		EventID:           uuid.NewString(),
+		ReadOnly:          readOnly(x.op),
+		EventType:         "AwsApiCall",
+		ManagementEvent:   true,
+		EventCategory:     "Management",
+	}
+	if id := x.identity; id != nil {
+		e.UserIdentity = audit.UserIdentity{
+			Type:        principalType(id.Principal.ARN),
+			PrincipalID: id.Principal.UserID,
+			ARN:         id.Principal.ARN,
+			AccountID:   id.Principal.Account,
+			AccessKeyID: id.AccessKeyID,
+		}
+		e.RecipientAccountID = id.Principal.Account
+	}
+	if x.call.KeyARN != "" {
+		account := strings.SplitN(x.call.KeyARN, ":", 6)[4]
+		e.Resources = []audit.Resource{{AccountID: account, Type: "AWS::KMS::Key", ARN: x.call.KeyARN}}
+		e.RecipientAccountID = account
+	}
+	if x.err != nil {
+		e.ErrorCode = string(x.err.Code)
+		e.ErrorMessage = x.err.Message
+	}
+	if err := h.audit.Record(e); err != nil {
+		// The answer is already on its way; an unwritable audit log is an
+		// operational emergency, and loud.
+		h.logger.Error("writing audit record failed", "requestId", requestID, "err", err)
+	}
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// route decodes a request body for one operation, calls the service and
+// encodes its answer. It stores the redacted request in *params for the
+// audit record.
+type route func(ctx context.Context, call *kms.Call, body []byte, params *any) ([]byte, error)
+
+// request is what every generated request shape offers.
+type request[I any] interface {
+	*I
+	Validate() error
+	Redacted() *I
+}
+
+// operation makes the route of an operation the service implements.
+func operation[I any, O any, P request[I]](fn func(context.Context, *kms.Call, *I) (*O, error)) route {
+	return func(ctx context.Context, call *kms.Call, body []byte, params *any) ([]byte, error) {
+		in, err := decodeRequest[I, P](body, params)
+		if err != nil {
+			return nil, err
+		}
+		out, err := fn(ctx, call, in)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(out)
+	}
+}
+
+// decodeRequest decodes and validates the body of a request, storing the
+// redacted request in *params for the audit record as soon as it is known.
+func decodeRequest[I any, P request[I]](body []byte, params *any) (*I, error) {
+	in := new(I)
+	if err := decode(body, in); err != nil {
+		return nil, err
+	}
+	*params = P(in).Redacted()
+	if err := P(in).Validate(); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// notYet makes the route of an operation trent does not implement yet: the
+// request is still decoded and validated, so a malformed request gets the
+// same error it would from AWS, then the answer is UnsupportedOperationException.
+func notYet[I any, P request[I]](op string) route {
+	return operation[I, struct{}, P](func(context.Context, *kms.Call, *I) (*struct{}, error) {
+		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "%s is not supported by this server yet.", op)
+	})
+}
+
+// withoutOutput makes the route of an operation whose answer has no members.
+func withoutOutput[I any, P request[I]](fn func(context.Context, *kms.Call, *I) error) route {
+	return operation[I, struct{}, P](func(ctx context.Context, call *kms.Call, in *I) (*struct{}, error) {
+		if err := fn(ctx, call, in); err != nil {
+			return nil, err
+		}
+		return &struct{}{}, nil
+	})
+}
+
+// principalType is CloudTrail's userIdentity.type for a principal ARN.
+func principalType(arn string) string {
+	switch {
+	case strings.HasSuffix(arn, ":root"):
+		return "Root"
+	case strings.Contains(arn, ":assumed-role/"):
+		return "AssumedRole"
+	default:
+		return "IAMUser"
+	}
+}

@@ -1,0 +1,70 @@
+package api
+
+import (
+	"github.com/trent-kms/trent/internal/kms"
+	"github.com/trent-kms/trent/internal/kmsapi"
+)
+
+// routes maps every operation of the KMS API to its route. Every operation
+// of the model is here: the ones trent does not implement yet still decode
+// and validate their input, then answer UnsupportedOperationException.
+func routes(s *kms.Service) map[string]route {
+	return map[string]route{
+		"CancelKeyDeletion":                   operation(s.CancelKeyDeletion),
+		"ConnectCustomKeyStore":               notYet[kmsapi.ConnectCustomKeyStoreRequest]("ConnectCustomKeyStore"),
+		"CreateAlias":                         withoutOutput(s.CreateAlias),
+		"CreateCustomKeyStore":                notYet[kmsapi.CreateCustomKeyStoreRequest]("CreateCustomKeyStore"),
+		"CreateGrant":                         notYet[kmsapi.CreateGrantRequest]("CreateGrant"),
+		"CreateKey":                           operation(s.CreateKey),
+		"Decapsulate":                         notYet[kmsapi.DecapsulateRequest]("Decapsulate"),
+		"Decrypt":                             operation(s.Decrypt),
+		"DeleteAlias":                         withoutOutput(s.DeleteAlias),
+		"DeleteCustomKeyStore":                notYet[kmsapi.DeleteCustomKeyStoreRequest]("DeleteCustomKeyStore"),
+		"DeleteImportedKeyMaterial":           notYet[kmsapi.DeleteImportedKeyMaterialRequest]("DeleteImportedKeyMaterial"),
+		"DeriveSharedSecret":                  notYet[kmsapi.DeriveSharedSecretRequest]("DeriveSharedSecret"),
+		"DescribeCustomKeyStores":             notYet[kmsapi.DescribeCustomKeyStoresRequest]("DescribeCustomKeyStores"),
+		"DescribeKey":                         operation(s.DescribeKey),
+		"DisableKey":                          withoutOutput(s.DisableKey),
+		"DisableKeyRotation":                  notYet[kmsapi.DisableKeyRotationRequest]("DisableKeyRotation"),
+		"DisconnectCustomKeyStore":            notYet[kmsapi.DisconnectCustomKeyStoreRequest]("DisconnectCustomKeyStore"),
+		"EnableKey":                           withoutOutput(s.EnableKey),
+		"EnableKeyRotation":                   notYet[kmsapi.EnableKeyRotationRequest]("EnableKeyRotation"),
+		"Encapsulate":                         notYet[kmsapi.EncapsulateRequest]("Encapsulate"),
+		"Encrypt":                             operation(s.Encrypt),
+		"GenerateDataKey":                     operation(s.GenerateDataKey),
+		"GenerateDataKeyPair":                 notYet[kmsapi.GenerateDataKeyPairRequest]("GenerateDataKeyPair"),
+		"GenerateDataKeyPairWithoutPlaintext": notYet[kmsapi.GenerateDataKeyPairWithoutPlaintextRequest]("GenerateDataKeyPairWithoutPlaintext"),
+		"GenerateDataKeyWithoutPlaintext":     operation(s.GenerateDataKeyWithoutPlaintext),
+		"GenerateMac":                         notYet[kmsapi.GenerateMacRequest]("GenerateMac"),
+		"GenerateRandom":                      operation(s.GenerateRandom),
+		"GetKeyLastUsage":                     notYet[kmsapi.GetKeyLastUsageRequest]("GetKeyLastUsage"),
+		"GetKeyPolicy":                        operation(s.GetKeyPolicy),
+		"GetKeyRotationStatus":                notYet[kmsapi.GetKeyRotationStatusRequest]("GetKeyRotationStatus"),
+		"GetParametersForImport":              notYet[kmsapi.GetParametersForImportRequest]("GetParametersForImport"),
+		"GetPublicKey":                        notYet[kmsapi.GetPublicKeyRequest]("GetPublicKey"),
+		"ImportKeyMaterial":                   notYet[kmsapi.ImportKeyMaterialRequest]("ImportKeyMaterial"),
+		"ListAliases":                         operation(s.ListAliases),
+		"ListGrants":                          notYet[kmsapi.ListGrantsRequest]("ListGrants"),
+		"ListKeyPolicies":                     operation(s.ListKeyPolicies),
+		"ListKeyRotations":                    notYet[kmsapi.ListKeyRotationsRequest]("ListKeyRotations"),
+		"ListKeys":                            operation(s.ListKeys),
+		"ListResourceTags":                    operation(s.ListResourceTags),
+		"ListRetirableGrants":                 notYet[kmsapi.ListRetirableGrantsRequest]("ListRetirableGrants"),
+		"PutKeyPolicy":                        withoutOutput(s.PutKeyPolicy),
+		"ReEncrypt":                           operation(s.ReEncrypt),
+		"ReplicateKey":                        notYet[kmsapi.ReplicateKeyRequest]("ReplicateKey"),
+		"RetireGrant":                         notYet[kmsapi.RetireGrantRequest]("RetireGrant"),
+		"RevokeGrant":                         notYet[kmsapi.RevokeGrantRequest]("RevokeGrant"),
+		"RotateKeyOnDemand":                   notYet[kmsapi.RotateKeyOnDemandRequest]("RotateKeyOnDemand"),
+		"ScheduleKeyDeletion":                 operation(s.ScheduleKeyDeletion),
+		"Sign":                                notYet[kmsapi.SignRequest]("Sign"),
+		"TagResource":                         withoutOutput(s.TagResource),
+		"UntagResource":                       withoutOutput(s.UntagResource),
+		"UpdateAlias":                         withoutOutput(s.UpdateAlias),
+		"UpdateCustomKeyStore":                notYet[kmsapi.UpdateCustomKeyStoreRequest]("UpdateCustomKeyStore"),
+		"UpdateKeyDescription":                withoutOutput(s.UpdateKeyDescription),
+		"UpdatePrimaryRegion":                 notYet[kmsapi.UpdatePrimaryRegionRequest]("UpdatePrimaryRegion"),
+		"Verify":                              notYet[kmsapi.VerifyRequest]("Verify"),
+		"VerifyMac":                           notYet[kmsapi.VerifyMacRequest]("VerifyMac"),
+	}
+}
