@@ -1,0 +1,207 @@
+// Package server assembles a trent server from its configuration: the
+// store, the root key, the credentials, the service, the audit log and the
+// HTTP front end, and runs the background work (deleting keys whose
+// waiting period has ended).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/trent-kms/trent/internal/api"
+	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/auth"
+	"github.com/trent-kms/trent/internal/config"
+	"github.com/trent-kms/trent/internal/kms"
+	"github.com/trent-kms/trent/internal/rootkey"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// Options are the knobs tests turn; a production server uses the zero value.
+type Options struct {
+	// Now is the service's clock (key creation and deletion dates). Request
+	// signatures are always checked against the real time.
+	Now func() time.Time
+	// SweepInterval is how often keys past their deletion date are removed; 0 means one minute.
+	SweepInterval time.Duration
+	Logger        *slog.Logger
+}
+
+// Server is a running trent.
+type Server struct {
+	cfg      *config.Config
+	listener net.Listener
+	http     *http.Server
+	store    store.Store
+	service  *kms.Service
+	auditOut io.Closer
+	logger   *slog.Logger
+
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+// Start opens everything cfg names, starts listening and serving, and
+// returns. Close stops it.
+func Start(cfg *config.Config, opts Options) (*Server, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	root, err := rootkey.LoadOrCreateFile(cfg.RootKeyPath())
+	if err != nil {
+		return nil, err
+	}
+	keyring, err := keyringOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.OpenBolt(filepath.Join(cfg.DataDir, "trent.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: db, logger: logger, stop: make(chan struct{})}
+	fail := func(err error) (*Server, error) {
+		s.closeResources()
+		return nil, err
+	}
+	auditLog, err := s.openAudit()
+	if err != nil {
+		return fail(err)
+	}
+	s.service, err = kms.New(kms.Config{Store: db, RootKey: root, Now: opts.Now, Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	handler := api.New(api.Config{
+		Verifier: &auth.Verifier{Keyring: keyring, Service: "kms", Region: cfg.ServesRegion},
+		Service:  s.service,
+		Audit:    auditLog,
+		Logger:   logger,
+	})
+	s.listener, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fail(err)
+	}
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	interval := opts.SweepInterval
+	if interval == 0 {
+		interval = time.Minute
+	}
+	s.done.Add(2)
+	go func() {
+		defer s.done.Done()
+		if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("serving stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer s.done.Done()
+		s.sweep(interval)
+	}()
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.listener.Addr() }
+
+// URL is the endpoint URL clients use.
+func (s *Server) URL() string { return "http://" + s.Addr().String() }
+
+// Service is the KMS behind the server.
+func (s *Server) Service() *kms.Service { return s.service }
+
+// Close stops serving, waits for requests in flight, and closes the store
+// and the audit log.
+func (s *Server) Close() error {
+	close(s.stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	s.done.Wait()
+	return errors.Join(err, s.closeResources())
+}
+
+func (s *Server) closeResources() error {
+	var errs []error
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	if s.auditOut != nil {
+		errs = append(errs, s.auditOut.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// sweep deletes keys whose waiting period has ended: once at start (the
+// server may have been down when a window closed), then every interval.
+func (s *Server) sweep(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.service.DeleteDueKeys(context.Background()); err != nil {
+			s.logger.Error("deleting keys at the end of their waiting period", "err", err)
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) openAudit() (audit.Log, error) {
+	path := s.cfg.AuditLogPath()
+	if path == "-" {
+		return audit.NewWriter(os.Stdout), nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening audit log: %w", err)
+	}
+	s.auditOut = f
+	return audit.NewWriter(f), nil
+}
+
+func keyringOf(cfg *config.Config) (*auth.Keyring, error) {
+	var creds []auth.Credential
+	for _, a := range cfg.Accounts {
+		for _, k := range a.AccessKeys {
+			creds = append(creds, auth.Credential{
+				AccessKeyID:     k.ID,
+				SecretAccessKey: k.Secret,
+				SessionToken:    k.SessionToken,
+				Expires:         k.Expires,
+				Principal: auth.Principal{
+					Account: a.ID,
+					ARN:     a.PrincipalARN(k),
+					UserID:  a.PrincipalID(k),
+				},
+			})
+		}
+	}
+	return auth.NewKeyring(creds...)
+}
