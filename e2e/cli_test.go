@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// awsCLI is Debian's AWS CLI, which scripts/install-test-deps.sh installs.
+const awsCLI = "/usr/bin/aws"
+
+// cli runs the AWS CLI against s and returns its standard output, or fails
+// the test. Use cliErr for commands that must fail.
+func (s *server) cli(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := s.runCLI(t, args...)
+	if err != nil {
+		t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+func (s *server) cliErr(t *testing.T, args ...string) string {
+	t.Helper()
+	_, errOut, err := s.runCLI(t, args...)
+	if err == nil {
+		t.Fatalf("aws %s succeeded, want an error", strings.Join(args, " "))
+	}
+	return errOut
+}
+
+func (s *server) runCLI(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	if _, err := os.Stat(awsCLI); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is missing: scripts/install-test-deps.sh installs it", awsCLI)
+		}
+		t.Skipf("%s is missing: run scripts/install-test-deps.sh (make test does)", awsCLI)
+	}
+	home := t.TempDir()
+	cmd := exec.Command(awsCLI, append(args, "--endpoint-url", s.URL, "--output", "json")...)
+	cmd.Env = []string{
+		"HOME=" + home,
+		"PATH=/usr/bin:/bin",
+		"AWS_ACCESS_KEY_ID=" + accessKey,
+		"AWS_SECRET_ACCESS_KEY=" + secretKey,
+		"AWS_DEFAULT_REGION=" + region,
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
+		"AWS_MAX_ATTEMPTS=1",
+		"AWS_PAGER=",
+	}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+func TestAWSCLI(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	var created struct {
+		KeyMetadata struct{ KeyId, Arn, KeyState string }
+	}
+	mustJSON(t, s.cli(t, "kms", "create-key", "--description", "cli key", "--tags", "TagKey=team,TagValue=infra"), &created)
+	id := created.KeyMetadata.KeyId
+	if created.KeyMetadata.KeyState != "Enabled" || created.KeyMetadata.Arn != keyARN(id) {
+		t.Fatalf("create-key = %+v", created)
+	}
+	s.cli(t, "kms", "create-alias", "--alias-name", "alias/cli", "--target-key-id", id)
+	var described struct{ KeyMetadata struct{ Description string } }
+	mustJSON(t, s.cli(t, "kms", "describe-key", "--key-id", "alias/cli"), &described)
+	if described.KeyMetadata.Description != "cli key" {
+		t.Fatalf("describe-key = %+v", described)
+	}
+
+	dir := t.TempDir()
+	in := filepath.Join(dir, "plain.txt")
+	os.WriteFile(in, []byte("secret via the cli"), 0o600)
+	var enc struct{ CiphertextBlob, KeyId string }
+	mustJSON(t, s.cli(t, "kms", "encrypt", "--key-id", "alias/cli", "--plaintext", "fileb://"+in,
+		"--encryption-context", "app=cli"), &enc)
+	blob, err := base64.StdEncoding.DecodeString(enc.CiphertextBlob)
+	if err != nil || enc.KeyId != keyARN(id) {
+		t.Fatalf("encrypt = %+v (%v)", enc, err)
+	}
+	ct := filepath.Join(dir, "blob")
+	os.WriteFile(ct, blob, 0o600)
+	var dec struct{ Plaintext, KeyId string }
+	mustJSON(t, s.cli(t, "kms", "decrypt", "--ciphertext-blob", "fileb://"+ct, "--encryption-context", "app=cli"), &dec)
+	if pt, _ := base64.StdEncoding.DecodeString(dec.Plaintext); string(pt) != "secret via the cli" {
+		t.Fatalf("decrypt = %q", pt)
+	}
+	if msg := s.cliErr(t, "kms", "decrypt", "--ciphertext-blob", "fileb://"+ct, "--encryption-context", "app=other"); !strings.Contains(msg, "InvalidCiphertextException") {
+		t.Fatalf("decrypt with the wrong context: %s", msg)
+	}
+	blob[len(blob)-1] ^= 1
+	os.WriteFile(ct, blob, 0o600)
+	if msg := s.cliErr(t, "kms", "decrypt", "--ciphertext-blob", "fileb://"+ct, "--encryption-context", "app=cli"); !strings.Contains(msg, "InvalidCiphertextException") {
+		t.Fatalf("decrypt of a tampered blob: %s", msg)
+	}
+
+	var dk struct{ Plaintext, CiphertextBlob string }
+	mustJSON(t, s.cli(t, "kms", "generate-data-key", "--key-id", id, "--key-spec", "AES_256"), &dk)
+	if pt, _ := base64.StdEncoding.DecodeString(dk.Plaintext); len(pt) != 32 {
+		t.Fatalf("generate-data-key plaintext of %d bytes", len(pt))
+	}
+	var rnd struct{ Plaintext string }
+	mustJSON(t, s.cli(t, "kms", "generate-random", "--number-of-bytes", "16"), &rnd)
+	if b, _ := base64.StdEncoding.DecodeString(rnd.Plaintext); len(b) != 16 {
+		t.Fatalf("generate-random gave %d bytes", len(b))
+	}
+
+	var aliases struct {
+		Aliases []struct{ AliasName, TargetKeyId string }
+	}
+	mustJSON(t, s.cli(t, "kms", "list-aliases", "--key-id", id), &aliases)
+	if len(aliases.Aliases) != 1 || aliases.Aliases[0].AliasName != "alias/cli" || aliases.Aliases[0].TargetKeyId != id {
+		t.Fatalf("list-aliases = %+v", aliases)
+	}
+	var tags struct {
+		Tags []struct{ TagKey, TagValue string }
+	}
+	mustJSON(t, s.cli(t, "kms", "list-resource-tags", "--key-id", id), &tags)
+	if len(tags.Tags) != 1 || tags.Tags[0].TagKey != "team" {
+		t.Fatalf("list-resource-tags = %+v", tags)
+	}
+	var policy struct{ Policy string }
+	mustJSON(t, s.cli(t, "kms", "get-key-policy", "--key-id", id, "--policy-name", "default"), &policy)
+	if !strings.Contains(policy.Policy, "key-default-1") {
+		t.Fatalf("get-key-policy = %q", policy.Policy)
+	}
+
+	s.cli(t, "kms", "disable-key", "--key-id", id)
+	if msg := s.cliErr(t, "kms", "encrypt", "--key-id", id, "--plaintext", "fileb://"+in); !strings.Contains(msg, "DisabledException") || !strings.Contains(msg, keyARN(id)+" is disabled.") {
+		t.Fatalf("encrypt with a disabled key: %s", msg)
+	}
+	s.cli(t, "kms", "enable-key", "--key-id", id)
+	var sched struct {
+		KeyState            string
+		PendingWindowInDays int
+	}
+	mustJSON(t, s.cli(t, "kms", "schedule-key-deletion", "--key-id", id, "--pending-window-in-days", "7"), &sched)
+	if sched.KeyState != "PendingDeletion" || sched.PendingWindowInDays != 7 {
+		t.Fatalf("schedule-key-deletion = %+v", sched)
+	}
+	if msg := s.cliErr(t, "kms", "encrypt", "--key-id", id, "--plaintext", "fileb://"+in); !strings.Contains(msg, "KMSInvalidStateException") {
+		t.Fatalf("encrypt with a key pending deletion: %s", msg)
+	}
+	s.cli(t, "kms", "cancel-key-deletion", "--key-id", id)
+	if msg := s.cliErr(t, "kms", "describe-key", "--key-id", "alias/unknown"); !strings.Contains(msg, "NotFoundException") {
+		t.Fatalf("describe-key of an unknown alias: %s", msg)
+	}
+}
+
+// TestAWSCLIWrongSecret checks that the CLI sees an authentication failure
+// for a bad secret rather than an answer.
+func TestAWSCLIWrongSecret(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	cmd := []string{"kms", "list-keys"}
+	out, errOut, err := s.runCLIWith(t, "test", "wrong-secret", cmd...)
+	if err == nil || !strings.Contains(errOut, "InvalidSignatureException") {
+		t.Fatalf("list-keys with a wrong secret: err=%v out=%s stderr=%s", err, out, errOut)
+	}
+}
+
+func (s *server) runCLIWith(t *testing.T, id, secret string, args ...string) (string, string, error) {
+	t.Helper()
+	if _, err := os.Stat(awsCLI); err != nil {
+		t.Skipf("%s is missing", awsCLI)
+	}
+	cmd := exec.Command(awsCLI, append(args, "--endpoint-url", s.URL, "--output", "json")...)
+	home := t.TempDir()
+	cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", "AWS_ACCESS_KEY_ID=" + id, "AWS_SECRET_ACCESS_KEY=" + secret,
+		"AWS_DEFAULT_REGION=" + region, "AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_MAX_ATTEMPTS=1"}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+func mustJSON(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("CLI output %q is not the expected JSON: %v", s, err)
+	}
+}

@@ -1,0 +1,240 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go"
+)
+
+const (
+	region    = "us-east-1"
+	account   = "111122223333"
+	accessKey = "test"
+	secretKey = "test"
+)
+
+// trentBinary is the trent command built once for all tests.
+var trentBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "trent-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	trentBinary = filepath.Join(dir, "trent")
+	args := []string{"build", "-o", trentBinary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "../cmd/trent")...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building trent:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is one "trent serve" process.
+type server struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	URL     string
+	DataDir string
+	stderr  *bytes.Buffer
+	exited  chan struct{}
+}
+
+// startServer runs trent in dev mode on a free loopback port with the given
+// data directory and waits until it prints its endpoint.
+func startServer(t *testing.T, dataDir string) *server {
+	t.Helper()
+	cmd := exec.Command(trentBinary, "serve", "--listen", "127.0.0.1:0", "--data", dataDir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, cmd: cmd, DataDir: dataDir, stderr: new(bytes.Buffer), exited: make(chan struct{})}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "endpoint:"); ok {
+				urls <- strings.TrimSpace(u)
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() { cmd.Wait(); close(s.exited) }()
+	select {
+	case s.URL = <-urls:
+	case <-s.exited:
+		t.Fatalf("trent exited before serving: %s", s.stderr)
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("trent did not print its endpoint in 30s: %s", s.stderr)
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// stop ends the server gracefully and fails the test if it does not exit
+// cleanly (a data race report, for example, makes it exit non-zero).
+func (s *server) stop() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		s.t.Errorf("trent did not stop within 20s after SIGTERM")
+		<-s.exited
+	}
+	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+		s.t.Errorf("trent exited with status %d: %s", code, s.stderr)
+	}
+}
+
+// client returns an AWS SDK KMS client for the server with the dev credentials.
+func (s *server) client() *kms.Client {
+	return s.clientWith(accessKey, secretKey, region)
+}
+
+func (s *server) clientWith(id, secret, region string) *kms.Client {
+	return kms.New(kms.Options{
+		Region:       region,
+		BaseEndpoint: aws.String(s.URL),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}, nil
+		}),
+		RetryMaxAttempts: 1,
+	})
+}
+
+// rawResponse is an HTTP answer from trent.
+type rawResponse struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// errorBody decodes an AWS error body.
+func (r rawResponse) errorBody(t *testing.T) (code, message string) {
+	t.Helper()
+	var e struct {
+		Type    string  `json:"__type"`
+		Message *string `json:"message"`
+	}
+	if err := json.Unmarshal(r.Body, &e); err != nil {
+		t.Fatalf("error body %q is not JSON: %v", r.Body, err)
+	}
+	if e.Message != nil {
+		message = *e.Message
+	}
+	return e.Type, message
+}
+
+// signedRequest describes a raw request: target operation and body, and how
+// to sign it.
+type signedRequest struct {
+	Target    string // e.g. "Encrypt"; sent as TrentService.<Target>
+	Body      string
+	AccessKey string    // default accessKey
+	Secret    string    // default secretKey
+	SigningAt time.Time // default now
+	Unsigned  bool      // send no Authorization header at all
+	RawTarget string    // if set, the whole X-Amz-Target value
+	Region    string    // default region
+}
+
+// do sends a request signed with the SDK's own SigV4 signer.
+func (s *server) do(t *testing.T, r signedRequest) rawResponse {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/", strings.NewReader(r.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := "TrentService." + r.Target
+	if r.RawTarget != "" {
+		target = r.RawTarget
+	}
+	req.Header.Set("X-Amz-Target", target)
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	if !r.Unsigned {
+		creds := aws.Credentials{AccessKeyID: or(r.AccessKey, accessKey), SecretAccessKey: or(r.Secret, secretKey)}
+		at := r.SigningAt
+		if at.IsZero() {
+			at = time.Now()
+		}
+		sum := sha256.Sum256([]byte(r.Body))
+		err = v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "kms", or(r.Region, region), at)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rawResponse{Status: resp.StatusCode, Header: resp.Header, Body: body}
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// wantAPIError checks that err is an AWS API error with the given code and,
+// if message is not empty, exactly that message.
+func wantAPIError(t *testing.T, err error, code, message string) {
+	t.Helper()
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("got error %v, want API error %s", err, code)
+	}
+	if apiErr.ErrorCode() != code {
+		t.Fatalf("got error code %s (%s), want %s", apiErr.ErrorCode(), apiErr.ErrorMessage(), code)
+	}
+	if message != "" && apiErr.ErrorMessage() != message {
+		t.Fatalf("%s message:\n got %q\nwant %q", code, apiErr.ErrorMessage(), message)
+	}
+}
+
+func keyARN(id string) string { return "arn:aws:kms:" + region + ":" + account + ":key/" + id }

@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Tests of the wire protocol itself, with hand-made (but correctly or
+// deliberately incorrectly signed) requests.
+
+func TestProtocolErrors(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	key := createKey(t, s.client(), "protocol")
+	keyID := *key.KeyId
+	for _, tc := range []struct {
+		name        string
+		req         signedRequest
+		status      int
+		code, msg   string
+		wantNoField bool // the body must have no message member
+	}{
+		{name: "malformed JSON", req: signedRequest{Target: "DescribeKey", Body: `{"KeyId": `},
+			status: 400, code: "SerializationException", wantNoField: true},
+		{name: "body is not an object", req: signedRequest{Target: "DescribeKey", Body: `[1,2]`},
+			status: 400, code: "SerializationException"},
+		{name: "number for a string", req: signedRequest{Target: "DescribeKey", Body: `{"KeyId": 5}`},
+			status: 400, code: "SerializationException", msg: "NUMBER_VALUE cannot be converted to String"},
+		{name: "string for an integer", req: signedRequest{Target: "ListKeys", Body: `{"Limit": "5"}`},
+			status: 400, code: "SerializationException", msg: "STRING_VALUE cannot be converted to Integer"},
+		{name: "invalid base64 blob", req: signedRequest{Target: "Decrypt", Body: `{"CiphertextBlob": "!!!"}`},
+			status: 400, code: "SerializationException"},
+		{name: "missing required member", req: signedRequest{Target: "DescribeKey", Body: `{}`},
+			status: 400, code: "ValidationException",
+			msg: "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null"},
+		{name: "empty body is an empty request", req: signedRequest{Target: "DescribeKey", Body: ``},
+			status: 400, code: "ValidationException",
+			msg: "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null"},
+		{name: "two violations", req: signedRequest{Target: "Encrypt", Body: `{"KeyId": ""}`},
+			status: 400, code: "ValidationException",
+			msg: "2 validation errors detected: Value '' at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1; Value null at 'plaintext' failed to satisfy constraint: Member must not be null"},
+		{name: "bad enum", req: signedRequest{Target: "CreateKey", Body: `{"KeyUsage": "RANDOM"}`},
+			status: 400, code: "ValidationException"},
+		{name: "unknown members are ignored", req: signedRequest{Target: "DescribeKey", Body: `{"KeyId": "alias/none", "Bogus": {"x": [1]}}`},
+			status: 404, code: "NotFoundException", msg: "Alias arn:aws:kms:us-east-1:111122223333:alias/none is not found."},
+		{name: "unknown operation", req: signedRequest{Target: "StealKeys", Body: `{}`},
+			status: 400, code: "UnknownOperationException", wantNoField: true},
+		{name: "wrong target prefix", req: signedRequest{RawTarget: "Kinesis_20131202.ListStreams", Body: `{}`},
+			status: 400, code: "UnknownOperationException"},
+		{name: "operation not built yet", req: signedRequest{Target: "CreateGrant", Body: `{"KeyId": "` + keyID + `", "GranteePrincipal": "arn:aws:iam::111122223333:root", "Operations": ["Decrypt"]}`},
+			status: 400, code: "UnsupportedOperationException", msg: "CreateGrant is not supported by this server yet."},
+		{name: "operation not built yet still validates", req: signedRequest{Target: "CreateGrant", Body: `{}`},
+			status: 400, code: "ValidationException"},
+		{name: "missing authentication", req: signedRequest{Target: "ListKeys", Body: `{}`, Unsigned: true},
+			status: 400, code: "MissingAuthenticationTokenException", msg: "Missing Authentication Token"},
+		{name: "wrong secret", req: signedRequest{Target: "ListKeys", Body: `{}`, Secret: "not-the-secret"},
+			status: 400, code: "InvalidSignatureException",
+			msg: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."},
+		{name: "unknown access key", req: signedRequest{Target: "ListKeys", Body: `{}`, AccessKey: "AKIDUNKNOWN"},
+			status: 400, code: "UnrecognizedClientException", msg: "The security token included in the request is invalid."},
+		{name: "expired X-Amz-Date", req: signedRequest{Target: "ListKeys", Body: `{}`, SigningAt: time.Now().Add(-10 * time.Minute)},
+			status: 400, code: "InvalidSignatureException"},
+		{name: "X-Amz-Date in the future", req: signedRequest{Target: "ListKeys", Body: `{}`, SigningAt: time.Now().Add(10 * time.Minute)},
+			status: 400, code: "InvalidSignatureException"},
+		{name: "ciphertext for an unknown key", req: signedRequest{Target: "Decrypt", Body: `{"CiphertextBlob": "` + foreignBlob() + `"}`},
+			status: 400, code: "AccessDeniedException",
+			msg: "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access."},
+		{name: "garbage ciphertext", req: signedRequest{Target: "Decrypt", Body: `{"CiphertextBlob": "` + base64.StdEncoding.EncodeToString([]byte("not a blob at all")) + `"}`},
+			status: 400, code: "InvalidCiphertextException", wantNoField: true},
+		{name: "unknown member on a write operation", req: signedRequest{Target: "EnableKey", Body: `{"KeyId": "` + keyID + `", "Extra": 1}`},
+			status: 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := s.do(t, tc.req)
+			if resp.Status != tc.status {
+				t.Fatalf("status %d, want %d; body %s", resp.Status, tc.status, resp.Body)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/x-amz-json-1.1" {
+				t.Fatalf("Content-Type %q", ct)
+			}
+			if resp.Header.Get("x-amzn-RequestId") == "" {
+				t.Fatal("no x-amzn-RequestId header")
+			}
+			if tc.status == 200 {
+				return
+			}
+			code, msg := resp.errorBody(t)
+			if code != tc.code {
+				t.Fatalf("__type %q, want %q (message %q)", code, tc.code, msg)
+			}
+			if tc.msg != "" && msg != tc.msg {
+				t.Fatalf("message\n got %q\nwant %q", msg, tc.msg)
+			}
+			if tc.wantNoField {
+				var m map[string]any
+				json.Unmarshal(resp.Body, &m)
+				if _, ok := m["message"]; ok {
+					t.Fatalf("body %s has a message member; AWS sends none", resp.Body)
+				}
+			}
+		})
+	}
+}
+
+// foreignBlob is a well-formed ciphertext blob naming a key that does not exist.
+func foreignBlob() string {
+	id := "0b3a5c4e-1111-4222-8333-944455556666"
+	b := []byte{1, byte(len(id))}
+	b = append(b, id...)
+	b = append(b, make([]byte, 32+16+12+1+16)...)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func TestEveryOperationRoutes(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	ops := []string{
+		"CancelKeyDeletion", "ConnectCustomKeyStore", "CreateAlias", "CreateCustomKeyStore", "CreateGrant", "CreateKey",
+		"Decapsulate", "Decrypt", "DeleteAlias", "DeleteCustomKeyStore", "DeleteImportedKeyMaterial", "DeriveSharedSecret",
+		"DescribeCustomKeyStores", "DescribeKey", "DisableKey", "DisableKeyRotation", "DisconnectCustomKeyStore",
+		"EnableKey", "EnableKeyRotation", "Encapsulate", "Encrypt", "GenerateDataKey", "GenerateDataKeyPair",
+		"GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext", "GenerateMac", "GenerateRandom",
+		"GetKeyLastUsage", "GetKeyPolicy", "GetKeyRotationStatus", "GetParametersForImport", "GetPublicKey",
+		"ImportKeyMaterial", "ListAliases", "ListGrants", "ListKeyPolicies", "ListKeyRotations", "ListKeys",
+		"ListResourceTags", "ListRetirableGrants", "PutKeyPolicy", "ReEncrypt", "ReplicateKey", "RetireGrant",
+		"RevokeGrant", "RotateKeyOnDemand", "ScheduleKeyDeletion", "Sign", "TagResource", "UntagResource",
+		"UpdateAlias", "UpdateCustomKeyStore", "UpdateKeyDescription", "UpdatePrimaryRegion", "Verify", "VerifyMac",
+	}
+	if len(ops) != 56 {
+		t.Fatalf("%d operations listed, want 56", len(ops))
+	}
+	for _, op := range ops {
+		resp := s.do(t, signedRequest{Target: op, Body: `{}`})
+		if resp.Status == http.StatusNotFound && strings.Contains(string(resp.Body), "<") || resp.Status >= 500 {
+			t.Errorf("%s: status %d body %s", op, resp.Status, resp.Body)
+			continue
+		}
+		if resp.Status != 200 {
+			code, _ := resp.errorBody(t)
+			if code == "UnknownOperationException" || code == "" {
+				t.Errorf("%s is not routed: %s", op, resp.Body)
+			}
+		}
+	}
+}
