@@ -1,0 +1,35 @@
+# The two commands a newcomer needs:
+#   make run    start trent in dev mode on 127.0.0.1:4599
+#   make test   install what the tests need, then run every test
+
+GO ?= go
+
+.PHONY: run test deps vet unit fuzz-smoke generate
+
+run:
+	$(GO) run ./cmd/trent serve
+
+test: deps vet unit fuzz-smoke
+
+deps:
+	./scripts/install-test-deps.sh
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# Each fuzz target runs for a few seconds: enough to catch a regression
+# in the parsers on every run. Run longer by hand: see docs/testing.md.
+FUZZTIME ?= 10s
+fuzz-smoke:
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRequest$$' -fuzztime=$(FUZZTIME) ./internal/api
+	$(GO) test -run='^$$' -fuzz='^FuzzParseHeader$$' -fuzztime=$(FUZZTIME) ./internal/ciphertext
+	$(GO) test -run='^$$' -fuzz='^FuzzOpen$$' -fuzztime=$(FUZZTIME) ./internal/ciphertext
+	$(GO) test -run='^$$' -fuzz='^FuzzParseAuthorization$$' -fuzztime=$(FUZZTIME) ./internal/auth
+
+generate:
+	$(GO) generate ./internal/kmsapi

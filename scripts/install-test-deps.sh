@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine, and nothing
+# more: Debian's AWS CLI (the tests drive trent with it). Go itself must
+# already be installed (see README.md). Safe to run again.
+set -euo pipefail
+
+need_apt=()
+[ -x /usr/bin/aws ] || need_apt+=(awscli)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "installing Debian packages: ${need_apt[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# Go modules are fetched by the go command itself; fetch them up front so a
+# network problem shows here and not in the middle of a test.
+go mod download
+/usr/bin/aws --version
