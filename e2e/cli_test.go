@@ -188,3 +188,77 @@ func mustJSON(t *testing.T, s string, v any) {
 		t.Fatalf("CLI output %q is not the expected JSON: %v", s, err)
 	}
 }
+
+// TestAWSCLIRemainingOperations covers, with the CLI, the operations that
+// TestAWSCLI does not.
+func TestAWSCLIRemainingOperations(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	var a, b struct{ KeyMetadata struct{ KeyId string } }
+	mustJSON(t, s.cli(t, "kms", "create-key"), &a)
+	mustJSON(t, s.cli(t, "kms", "create-key"), &b)
+	k1, k2 := a.KeyMetadata.KeyId, b.KeyMetadata.KeyId
+
+	s.cli(t, "kms", "update-key-description", "--key-id", k1, "--description", "described by the cli")
+	var d struct{ KeyMetadata struct{ Description string } }
+	mustJSON(t, s.cli(t, "kms", "describe-key", "--key-id", k1), &d)
+	if d.KeyMetadata.Description != "described by the cli" {
+		t.Fatalf("update-key-description: %+v", d)
+	}
+
+	s.cli(t, "kms", "create-alias", "--alias-name", "alias/moving", "--target-key-id", k1)
+	s.cli(t, "kms", "update-alias", "--alias-name", "alias/moving", "--target-key-id", k2)
+	var moved struct{ KeyMetadata struct{ KeyId string } }
+	mustJSON(t, s.cli(t, "kms", "describe-key", "--key-id", "alias/moving"), &moved)
+	if moved.KeyMetadata.KeyId != k2 {
+		t.Fatalf("update-alias did not move the alias to %s: %+v", k2, moved)
+	}
+	s.cli(t, "kms", "delete-alias", "--alias-name", "alias/moving")
+	if msg := s.cliErr(t, "kms", "delete-alias", "--alias-name", "alias/moving"); !strings.Contains(msg, "NotFoundException") {
+		t.Fatalf("second delete-alias: %s", msg)
+	}
+
+	s.cli(t, "kms", "tag-resource", "--key-id", k1, "--tags", "TagKey=a,TagValue=1", "TagKey=b,TagValue=2")
+	s.cli(t, "kms", "untag-resource", "--key-id", k1, "--tag-keys", "a")
+	var tags struct{ Tags []struct{ TagKey string } }
+	mustJSON(t, s.cli(t, "kms", "list-resource-tags", "--key-id", k1), &tags)
+	if len(tags.Tags) != 1 || tags.Tags[0].TagKey != "b" {
+		t.Fatalf("tags after untag-resource: %+v", tags)
+	}
+
+	var policies struct{ PolicyNames []string }
+	mustJSON(t, s.cli(t, "kms", "list-key-policies", "--key-id", k1), &policies)
+	if len(policies.PolicyNames) != 1 || policies.PolicyNames[0] != "default" {
+		t.Fatalf("list-key-policies: %+v", policies)
+	}
+	policy := `{"Version":"2012-10-17","Statement":[{"Sid":"cli","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}`
+	s.cli(t, "kms", "put-key-policy", "--key-id", k1, "--policy-name", "default", "--policy", policy)
+	var got struct{ Policy string }
+	mustJSON(t, s.cli(t, "kms", "get-key-policy", "--key-id", k1, "--policy-name", "default"), &got)
+	if got.Policy != policy {
+		t.Fatalf("get-key-policy after put-key-policy: %q", got.Policy)
+	}
+	if msg := s.cliErr(t, "kms", "put-key-policy", "--key-id", k1, "--policy-name", "default", "--policy", "not json"); !strings.Contains(msg, "MalformedPolicyDocumentException") {
+		t.Fatalf("put-key-policy with a broken policy: %s", msg)
+	}
+
+	var wp struct{ CiphertextBlob string }
+	mustJSON(t, s.cli(t, "kms", "generate-data-key-without-plaintext", "--key-id", k1, "--key-spec", "AES_128",
+		"--encryption-context", "use=cli"), &wp)
+	blob, _ := base64.StdEncoding.DecodeString(wp.CiphertextBlob)
+	dir := t.TempDir()
+	ct := filepath.Join(dir, "blob")
+	os.WriteFile(ct, blob, 0o600)
+	var re struct{ CiphertextBlob, SourceKeyId, KeyId string }
+	mustJSON(t, s.cli(t, "kms", "re-encrypt", "--ciphertext-blob", "fileb://"+ct, "--source-encryption-context", "use=cli",
+		"--destination-key-id", k2), &re)
+	if re.SourceKeyId != keyARN(k1) || re.KeyId != keyARN(k2) {
+		t.Fatalf("re-encrypt: %+v", re)
+	}
+	blob, _ = base64.StdEncoding.DecodeString(re.CiphertextBlob)
+	os.WriteFile(ct, blob, 0o600)
+	var dec struct{ Plaintext, KeyId string }
+	mustJSON(t, s.cli(t, "kms", "decrypt", "--ciphertext-blob", "fileb://"+ct), &dec)
+	if pt, _ := base64.StdEncoding.DecodeString(dec.Plaintext); len(pt) != 16 || dec.KeyId != keyARN(k2) {
+		t.Fatalf("decrypt of the re-encrypted data key: %d bytes from %s", len(pt), dec.KeyId)
+	}
+}
