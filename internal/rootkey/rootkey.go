@@ -88,28 +88,33 @@ func LoadOrCreateFile(path string) (*File, error) {
 // createExclusive writes key to a new file at path with mode 0600, failing
 // if path exists. A partially written file is removed.
 func createExclusive(path string, key []byte) (err error) {
-	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Write a temporary file completely, then link it into place: the key
+	// file appears whole or not at all, even if trent crashes or two
+	// processes start at once (link fails if the name exists).
+	fh, err := os.CreateTemp(filepath.Dir(path), ".root-key-*")
 	if err != nil {
-		return fmt.Errorf("rootkey: creating %s: %w", path, err)
+		return fmt.Errorf("rootkey: creating a file next to %s: %w", path, err)
 	}
-	defer func() {
-		if cerr := fh.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("rootkey: closing %s: %w", path, cerr)
-		}
-		if err != nil {
-			os.Remove(path)
-		}
-	}()
-	// A default ACL on the directory overrides the umask and can widen the
-	// mode given to OpenFile; set it explicitly.
+	tmp := fh.Name()
+	defer os.Remove(tmp)
+	// A default ACL on the directory can widen the mode; set it explicitly.
 	if err := fh.Chmod(0o600); err != nil {
-		return fmt.Errorf("rootkey: chmod %s: %w", path, err)
+		fh.Close()
+		return fmt.Errorf("rootkey: chmod %s: %w", tmp, err)
 	}
 	if _, err := fh.Write(key); err != nil {
-		return fmt.Errorf("rootkey: writing %s: %w", path, err)
+		fh.Close()
+		return fmt.Errorf("rootkey: writing %s: %w", tmp, err)
 	}
 	if err := fh.Sync(); err != nil {
-		return fmt.Errorf("rootkey: syncing %s: %w", path, err)
+		fh.Close()
+		return fmt.Errorf("rootkey: syncing %s: %w", tmp, err)
+	}
+	if err := fh.Close(); err != nil {
+		return fmt.Errorf("rootkey: closing %s: %w", tmp, err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return fmt.Errorf("rootkey: creating %s: %w", path, err)
 	}
 	// Make the new directory entry durable too (best effort: not every
 	// platform can fsync a directory).
