@@ -3,9 +3,11 @@ package kms
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/trent-kms/trent/internal/ciphertext"
+	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -14,8 +16,8 @@ import (
 // key material never leave these functions except in the response.
 
 // usableKey looks up a key for a cryptographic operation: it must exist,
-// the call must be allowed, it must be enabled and fit for encryption.
-func (s *Service) usableKey(call *Call, id, action string) (*Key, error) {
+// the call must be allowed, and it must be enabled and made for usage.
+func (s *Service) usableKey(call *Call, id, action string, usage kmsapi.KeyUsageType) (*Key, error) {
 	var k *Key
 	err := s.store.View(func(tx store.Tx) (err error) {
 		k, err = s.lookupKey(tx, call, id, keyIDOrAlias, action)
@@ -27,20 +29,79 @@ func (s *Service) usableKey(call *Call, id, action string) (*Key, error) {
 	if err := checkUsable(k); err != nil {
 		return nil, err
 	}
-	if k.KeyUsage != kmsapi.KeyUsageTypeEncryptDecrypt {
-		return nil, kmsapi.Errorf(kmsapi.InvalidKeyUsageException,
-			"%s key usage is %s which is not valid for %s.", k.ARN(), k.KeyUsage, strings.TrimPrefix(action, "kms:"))
+	if k.KeyUsage != usage {
+		return nil, wrongUsage(k, action)
 	}
 	return k, nil
 }
 
-// checkAlgorithm accepts only SYMMETRIC_DEFAULT (or no algorithm) for a symmetric key.
+func wrongUsage(k *Key, action string) error {
+	return kmsapi.Errorf(kmsapi.InvalidKeyUsageException,
+		"%s key usage is %s which is not valid for %s.", k.ARN(), k.KeyUsage, strings.TrimPrefix(action, "kms:"))
+}
+
+// symmetricOnly refuses asymmetric keys for the operations that only
+// symmetric encryption keys can do (GenerateDataKey and friends): AWS words
+// it as the symmetric algorithm not fitting the key spec.
+func symmetricOnly(k *Key) error {
+	if k.KeySpec != kmsapi.KeySpecSymmetricDefault {
+		return algorithmMismatch(kmsapi.EncryptionAlgorithmSpecSymmetricDefault, k)
+	}
+	return nil
+}
+
+// checkAlgorithm checks an EncryptionAlgorithm against a key; leaving it
+// out means SYMMETRIC_DEFAULT.
 func checkAlgorithm(k *Key, alg *kmsapi.EncryptionAlgorithmSpec) error {
-	if alg == nil || *alg == kmsapi.EncryptionAlgorithmSpecSymmetricDefault {
+	a := *algorithmOrDefault(alg)
+	if !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).Encryption, a) {
+		return algorithmMismatch(a, k)
+	}
+	return nil
+}
+
+// noContextForAsymmetric: encryption context exists only for symmetric keys.
+func noContextForAsymmetric(k *Key, ec map[string]string) error {
+	if k.KeySpec != kmsapi.KeySpecSymmetricDefault && len(ec) > 0 {
+		return kmsapi.Errorf(kmsapi.ValidationException,
+			"EncryptionContext is not supported when encrypting/decrypting with asymmetric CMKs.")
+	}
+	return nil
+}
+
+// encrypt encrypts plaintext under k: a ciphertext blob for a symmetric
+// key, RSA-OAEP for an RSA key. k and alg must have been checked.
+func (s *Service) encrypt(k *Key, alg *kmsapi.EncryptionAlgorithmSpec, plaintext []byte, ec map[string]string) ([]byte, *ciphertext.MaterialID, error) {
+	if k.KeySpec == kmsapi.KeySpecSymmetricDefault {
+		blob, mid, err := s.seal(k, plaintext, ec)
+		return blob, &mid, err
+	}
+	pk, err := s.privateKey(k)
+	if err != nil {
+		return nil, nil, err
+	}
+	ct, err := pk.Encrypt(*alg, plaintext, s.rand)
+	if errors.Is(err, keyspec.ErrPlaintextTooLong) {
+		limit, _ := pk.MaxPlaintext(*alg)
+		return nil, nil, kmsapi.Errorf(kmsapi.ValidationException,
+			"Algorithm %s and key spec %s cannot encrypt data larger than %d bytes.", *alg, k.KeySpec, limit)
+	}
+	return ct, nil, err
+}
+
+// algorithmOrDefault is the EncryptionAlgorithm an answer reports.
+func algorithmOrDefault(alg *kmsapi.EncryptionAlgorithmSpec) *kmsapi.EncryptionAlgorithmSpec {
+	if alg == nil {
+		return new(kmsapi.EncryptionAlgorithmSpecSymmetricDefault)
+	}
+	return alg
+}
+
+func materialIDString(mid *ciphertext.MaterialID) *string {
+	if mid == nil {
 		return nil
 	}
-	return kmsapi.Errorf(kmsapi.InvalidKeyUsageException,
-		"The encryption algorithm %s is not supported by %s.", *alg, k.ARN())
+	return new(mid.String())
 }
 
 // seal encrypts plaintext under the key's current material.
@@ -56,24 +117,27 @@ func (s *Service) seal(k *Key, plaintext []byte, ec map[string]string) ([]byte, 
 }
 
 func (s *Service) Encrypt(ctx context.Context, call *Call, in *kmsapi.EncryptRequest) (*kmsapi.EncryptResponse, error) {
-	k, err := s.usableKey(call, in.GetKeyId(), "kms:Encrypt")
+	k, err := s.usableKey(call, in.GetKeyId(), "kms:Encrypt", kmsapi.KeyUsageTypeEncryptDecrypt)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkAlgorithm(k, in.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
+	if err := noContextForAsymmetric(k, in.EncryptionContext); err != nil {
+		return nil, err
+	}
 	if in.GetDryRun() {
 		return nil, dryRunError()
 	}
-	blob, _, err := s.seal(k, in.Plaintext, in.EncryptionContext)
+	blob, _, err := s.encrypt(k, in.EncryptionAlgorithm, in.Plaintext, in.EncryptionContext)
 	if err != nil {
 		return nil, s.internalError(ctx, "Encrypt", err)
 	}
 	return &kmsapi.EncryptResponse{
 		CiphertextBlob:      blob,
 		KeyId:               new(k.ARN()),
-		EncryptionAlgorithm: new(kmsapi.EncryptionAlgorithmSpecSymmetricDefault),
+		EncryptionAlgorithm: algorithmOrDefault(in.EncryptionAlgorithm),
 	}, nil
 }
 
@@ -136,12 +200,7 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, keyID *str
 
 // ignoresCiphertext reports whether a dry run asked to skip ciphertext checks.
 func ignoresCiphertext(mods []kmsapi.DryRunModifierType) bool {
-	for _, m := range mods {
-		if m == kmsapi.DryRunModifierTypeIgnoreCiphertext {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(mods, kmsapi.DryRunModifierTypeIgnoreCiphertext)
 }
 
 // dryRunWithoutCiphertext answers a DryRun with IGNORE_CIPHERTEXT: the named
@@ -151,10 +210,53 @@ func (s *Service) dryRunWithoutCiphertext(call *Call, keyID *string, action stri
 		return kmsapi.Errorf(kmsapi.ValidationException,
 			"KeyId is required when the IGNORE_CIPHERTEXT dry run modifier is used.")
 	}
-	if _, err := s.usableKey(call, *keyID, action); err != nil {
+	if _, err := s.usableKey(call, *keyID, action, kmsapi.KeyUsageTypeEncryptDecrypt); err != nil {
 		return err
 	}
 	return dryRunError()
+}
+
+// decrypt decrypts a ciphertext for Decrypt and ReEncrypt. A symmetric blob
+// names its key; an RSA ciphertext does not, so then keyID must name the RSA
+// key and alg its algorithm. mid is the material of a symmetric blob.
+func (s *Service) decrypt(call *Call, blob []byte, ec map[string]string, keyID *string, alg *kmsapi.EncryptionAlgorithmSpec, action string) (
+	k *Key, plaintext []byte, mid *ciphertext.MaterialID, err error) {
+	if keyID != nil {
+		named, err := s.usableKey(call, *keyID, action, kmsapi.KeyUsageTypeEncryptDecrypt)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if named.KeySpec != kmsapi.KeySpecSymmetricDefault {
+			if alg == nil {
+				// AWS reads the ciphertext as a symmetric one first, and fails.
+				return nil, nil, nil, invalidCiphertext()
+			}
+			if err := checkAlgorithm(named, alg); err != nil {
+				return nil, nil, nil, err
+			}
+			if err := noContextForAsymmetric(named, ec); err != nil {
+				return nil, nil, nil, err
+			}
+			pk, err := s.privateKey(named)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			plaintext, err := pk.Decrypt(*alg, blob)
+			if err != nil {
+				return nil, nil, nil, invalidCiphertext()
+			}
+			return named, plaintext, nil, nil
+		}
+	}
+	k, plaintext, m, err := s.open(call, blob, ec, keyID, action)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkAlgorithm(k, alg); err != nil {
+		clear(plaintext)
+		return nil, nil, nil, err
+	}
+	return k, plaintext, &m, nil
 }
 
 func (s *Service) Decrypt(ctx context.Context, call *Call, in *kmsapi.DecryptRequest) (*kmsapi.DecryptResponse, error) {
@@ -164,58 +266,58 @@ func (s *Service) Decrypt(ctx context.Context, call *Call, in *kmsapi.DecryptReq
 	if in.Recipient != nil {
 		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "Recipient is not supported by this server yet.")
 	}
-	k, plaintext, mid, err := s.open(call, in.CiphertextBlob, in.EncryptionContext, in.KeyId, "kms:Decrypt")
+	k, plaintext, mid, err := s.decrypt(call, in.CiphertextBlob, in.EncryptionContext, in.KeyId, in.EncryptionAlgorithm, "kms:Decrypt")
 	if err != nil {
 		return nil, s.internalError(ctx, "Decrypt", err)
 	}
-	if err := checkAlgorithm(k, in.EncryptionAlgorithm); err != nil {
-		return nil, err
-	}
 	if in.GetDryRun() {
+		clear(plaintext)
 		return nil, dryRunError()
 	}
 	return &kmsapi.DecryptResponse{
 		KeyId:               new(k.ARN()),
 		Plaintext:           plaintext,
-		EncryptionAlgorithm: new(kmsapi.EncryptionAlgorithmSpecSymmetricDefault),
-		KeyMaterialId:       new(mid.String()),
+		EncryptionAlgorithm: algorithmOrDefault(in.EncryptionAlgorithm),
+		KeyMaterialId:       materialIDString(mid),
 	}, nil
 }
 
 func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryptRequest) (*kmsapi.ReEncryptResponse, error) {
-	if in.GetDryRun() && ignoresCiphertext(in.DryRunModifiers) {
-		if err := s.dryRunWithoutCiphertext(call, in.SourceKeyId, "kms:ReEncryptFrom"); !isDryRun(err) {
-			return nil, err
-		}
-		dst, err := s.usableKey(call, in.GetDestinationKeyId(), "kms:ReEncryptTo")
+	destination := func(c *Call) (*Key, error) {
+		dst, err := s.usableKey(c, in.GetDestinationKeyId(), "kms:ReEncryptTo", kmsapi.KeyUsageTypeEncryptDecrypt)
 		if err != nil {
 			return nil, err
 		}
 		if err := checkAlgorithm(dst, in.DestinationEncryptionAlgorithm); err != nil {
 			return nil, err
 		}
+		return dst, noContextForAsymmetric(dst, in.DestinationEncryptionContext)
+	}
+	if in.GetDryRun() && ignoresCiphertext(in.DryRunModifiers) {
+		if err := s.dryRunWithoutCiphertext(call, in.SourceKeyId, "kms:ReEncryptFrom"); !isDryRun(err) {
+			return nil, err
+		}
+		if _, err := destination(call); err != nil {
+			return nil, err
+		}
 		return nil, dryRunError()
 	}
-	src, plaintext, srcMaterial, err := s.open(call, in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyId, "kms:ReEncryptFrom")
+	src, plaintext, srcMaterial, err := s.decrypt(call, in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyId,
+		in.SourceEncryptionAlgorithm, "kms:ReEncryptFrom")
 	if err != nil {
 		return nil, s.internalError(ctx, "ReEncrypt", err)
 	}
 	defer clear(plaintext)
-	if err := checkAlgorithm(src, in.SourceEncryptionAlgorithm); err != nil {
-		return nil, err
-	}
+	// The audit record names the source key; the destination is checked on a copy of the call.
 	dstCall := *call
-	dst, err := s.usableKey(&dstCall, in.GetDestinationKeyId(), "kms:ReEncryptTo")
+	dst, err := destination(&dstCall)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkAlgorithm(dst, in.DestinationEncryptionAlgorithm); err != nil {
 		return nil, err
 	}
 	if in.GetDryRun() {
 		return nil, dryRunError()
 	}
-	blob, dstMaterial, err := s.seal(dst, plaintext, in.DestinationEncryptionContext)
+	blob, dstMaterial, err := s.encrypt(dst, in.DestinationEncryptionAlgorithm, plaintext, in.DestinationEncryptionContext)
 	if err != nil {
 		return nil, s.internalError(ctx, "ReEncrypt", err)
 	}
@@ -223,10 +325,10 @@ func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryp
 		CiphertextBlob:                 blob,
 		SourceKeyId:                    new(src.ARN()),
 		KeyId:                          new(dst.ARN()),
-		SourceEncryptionAlgorithm:      new(kmsapi.EncryptionAlgorithmSpecSymmetricDefault),
-		DestinationEncryptionAlgorithm: new(kmsapi.EncryptionAlgorithmSpecSymmetricDefault),
-		SourceKeyMaterialId:            new(srcMaterial.String()),
-		DestinationKeyMaterialId:       new(dstMaterial.String()),
+		SourceEncryptionAlgorithm:      algorithmOrDefault(in.SourceEncryptionAlgorithm),
+		DestinationEncryptionAlgorithm: algorithmOrDefault(in.DestinationEncryptionAlgorithm),
+		SourceKeyMaterialId:            materialIDString(srcMaterial),
+		DestinationKeyMaterialId:       materialIDString(dstMaterial),
 	}, nil
 }
 
@@ -258,8 +360,11 @@ func (s *Service) generateDataKey(ctx context.Context, call *Call, op string, ke
 	if err != nil {
 		return nil, nil, nil, mid, err
 	}
-	k, err = s.usableKey(call, keyID, "kms:"+op)
+	k, err = s.usableKey(call, keyID, "kms:"+op, kmsapi.KeyUsageTypeEncryptDecrypt)
 	if err != nil {
+		return nil, nil, nil, mid, err
+	}
+	if err := symmetricOnly(k); err != nil {
 		return nil, nil, nil, mid, err
 	}
 	if dryRun {

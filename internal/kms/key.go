@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/ciphertext"
+	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -106,10 +107,15 @@ func (k *Key) metadata() *kmsapi.KeyMetadata {
 		KeyManager:            new(kmsapi.KeyManagerTypeCustomer),
 		CustomerMasterKeySpec: new(kmsapi.CustomerMasterKeySpec(k.KeySpec)),
 		KeySpec:               new(k.KeySpec),
-		EncryptionAlgorithms:  []kmsapi.EncryptionAlgorithmSpec{kmsapi.EncryptionAlgorithmSpecSymmetricDefault},
 		MultiRegion:           new(false),
 	}
-	if cur := k.current(); cur != nil {
+	algs := keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage)
+	m.EncryptionAlgorithms = algs.Encryption
+	m.SigningAlgorithms = algs.Signing
+	m.KeyAgreementAlgorithms = algs.KeyAgreement
+	m.MacAlgorithms = algs.MAC
+	m.EncapsulationAlgorithms = algs.Encapsulation
+	if cur := k.current(); cur != nil && k.KeySpec == kmsapi.KeySpecSymmetricDefault {
 		m.CurrentKeyMaterialId = new(cur.ID.String())
 	}
 	if k.State == kmsapi.KeyStatePendingDeletion {

@@ -1,15 +1,18 @@
 package kms
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/trent-kms/trent/internal/ciphertext"
+	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -34,17 +37,9 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 	case in.CustomerMasterKeySpec != nil:
 		spec = kmsapi.KeySpec(*in.CustomerMasterKeySpec)
 	}
-	if spec != kmsapi.KeySpecSymmetricDefault {
-		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException,
-			"KeySpec %s is not supported by this server yet.", spec)
-	}
-	usage := kmsapi.KeyUsageTypeEncryptDecrypt
-	if in.KeyUsage != nil {
-		usage = *in.KeyUsage
-	}
-	if usage != kmsapi.KeyUsageTypeEncryptDecrypt {
-		return nil, kmsapi.Errorf(kmsapi.ValidationException,
-			"KeyUsage %s is not compatible with KeySpec %s", usage, spec)
+	usage, err := keyUsageFor(spec, in.KeyUsage)
+	if err != nil {
+		return nil, err
 	}
 	if in.Origin != nil && *in.Origin != kmsapi.OriginTypeAwsKms {
 		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException,
@@ -83,7 +78,7 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 		Tags:         tags,
 	}
 	call.KeyARN = k.ARN()
-	m, err := s.newMaterial(k.ID, now)
+	m, err := s.newMaterial(k.ID, spec, now)
 	if err != nil {
 		return nil, s.internalError(ctx, "CreateKey", err)
 	}
@@ -94,10 +89,17 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 	return &kmsapi.CreateKeyResponse{KeyMetadata: k.metadata()}, nil
 }
 
-// newMaterial makes a fresh 256-bit key material, wrapped under the root key.
-// The plaintext material lives only in this function.
-func (s *Service) newMaterial(keyID string, now time.Time) (Material, error) {
-	secret, err := s.randomBytes(32)
+// newMaterial makes fresh key material of the given spec, wrapped under the
+// root key: 256 random bits for a symmetric key, a private key or an HMAC
+// key otherwise. The plaintext material lives only in this function.
+func (s *Service) newMaterial(keyID string, spec kmsapi.KeySpec, now time.Time) (Material, error) {
+	var secret []byte
+	var err error
+	if spec == kmsapi.KeySpecSymmetricDefault {
+		secret, err = s.randomBytes(32)
+	} else {
+		secret, err = keyspec.Generate(spec, s.rand)
+	}
 	if err != nil {
 		return Material{}, err
 	}
@@ -113,6 +115,28 @@ func (s *Service) newMaterial(keyID string, now time.Time) (Material, error) {
 		return Material{}, err
 	}
 	return Material{ID: id, RootKey: s.root.ID(), Wrapped: wrapped, Created: now}, nil
+}
+
+// keyUsageFor checks the KeyUsage of a CreateKey request against the key
+// spec. Only symmetric encryption keys may leave it out.
+func keyUsageFor(spec kmsapi.KeySpec, usage *kmsapi.KeyUsageType) (kmsapi.KeyUsageType, error) {
+	allowed := keyspec.Usages(spec)
+	if spec != kmsapi.KeySpecSymmetricDefault && !keyspec.Supported(spec) {
+		// SM2: see docs/keyspecs.md.
+		return "", kmsapi.Errorf(kmsapi.UnsupportedOperationException,
+			"KeySpec %s is not supported by this server. AWS KMS offers it only in the China Regions.", spec)
+	}
+	if usage == nil {
+		if spec != kmsapi.KeySpecSymmetricDefault {
+			return "", kmsapi.Errorf(kmsapi.ValidationException,
+				"You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+		}
+		return kmsapi.KeyUsageTypeEncryptDecrypt, nil
+	}
+	if !slices.Contains(allowed, *usage) {
+		return "", kmsapi.Errorf(kmsapi.ValidationException, "KeyUsage %s is not compatible with KeySpec %s", *usage, spec)
+	}
+	return *usage, nil
 }
 
 // unwrap returns the plaintext of a key's material. Callers clear it when done.
@@ -249,7 +273,7 @@ func (s *Service) DeleteDueKeys(ctx context.Context) (int, error) {
 	err := s.store.View(func(tx store.Tx) error {
 		return tx.Scan(store.Keys, "", "", func(id string, v []byte) (bool, error) {
 			// Cheap pre-filter before decoding: only pending keys can be due.
-			if !strings.Contains(string(v), string(kmsapi.KeyStatePendingDeletion)) {
+			if !bytes.Contains(v, []byte(kmsapi.KeyStatePendingDeletion)) {
 				return true, nil
 			}
 			k, err := getKey(tx, id)
