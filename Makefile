@@ -9,7 +9,7 @@ GO ?= go
 run:
 	$(GO) run ./cmd/trent serve
 
-test: deps vet unit fuzz-smoke
+test: deps vet unit fuzz-smoke bench-smoke
 
 deps:
 	./scripts/install-test-deps.sh
@@ -30,6 +30,22 @@ fuzz-smoke:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/ciphertext
 	$(GO) test -run='^$$' -fuzz='^FuzzOpen$$' -fuzztime=$(FUZZTIME) ./internal/ciphertext
 	$(GO) test -run='^$$' -fuzz='^FuzzParseAuthorization$$' -fuzztime=$(FUZZTIME) ./internal/auth
+	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./internal/keyspec
 
 generate:
 	$(GO) generate ./internal/kmsapi
+
+# Benchmarks (bench/README.md). `make bench` runs ceiling and trent side by
+# side (about 7 minutes; BENCH_DURATION=2s for a quick look); bench-micro
+# runs the in-process micro-benchmarks; bench-smoke runs each of them once,
+# so that they keep compiling and working.
+.PHONY: bench bench-micro bench-smoke
+
+bench:
+	GO=$(GO) ./bench/run.sh
+
+bench-micro:
+	$(GO) test -run='^$$' -bench=. -benchmem ./bench/
+
+bench-smoke:
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1x ./bench/

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, and nothing
-# more: Debian's AWS CLI (the tests drive trent with it). Go itself must
+# more: Debian's AWS CLI and OpenSSL (the tests drive and check trent with
+# them; taskset for the benchmarks). Go itself must
 # already be installed (see README.md). Safe to run again.
 set -euo pipefail
 
 need_apt=()
 [ -x /usr/bin/aws ] || need_apt+=(awscli)
+[ -x /usr/bin/openssl ] || need_apt+=(openssl)
+[ -x /usr/bin/taskset ] || need_apt+=(util-linux)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""
