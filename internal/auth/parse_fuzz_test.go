@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/trent-kms/trent/internal/kmsapi"
@@ -59,11 +58,14 @@ func FuzzParseAuthorization(f *testing.F) {
 			}
 			return
 		}
-		// The echo used in messages never carries the signature.
-		msg := a.missing(false)
-		if len(a.Signature) >= 8 && strings.Contains(msg, a.Signature) &&
-			!strings.Contains(a.Credential+a.SignedHeaders+a.Algorithm, a.Signature) {
-			t.Fatalf("message %q carries the signature", msg)
+		// The echo used in messages never carries the signature: the
+		// message does not depend on the signature's value at all.
+		if a.Signature != "" {
+			other := a
+			other.Signature = "a-different-signature"
+			if msg, want := a.missing(false), other.missing(false); msg != want {
+				t.Fatalf("message %q depends on the signature (with another signature: %q)", msg, want)
+			}
 		}
 		if a.Credential == "" || a.SignedHeaders == "" || a.Signature == "" {
 			return
