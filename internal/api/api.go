@@ -7,7 +7,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	json "github.com/go-json-experiment/json"
 	"github.com/google/uuid"
 
 	"github.com/trent-kms/trent/internal/audit"

@@ -1,17 +1,23 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"reflect"
-	"strings"
+
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/trent-kms/trent/internal/kmsapi"
 )
 
+// The wire's JSON goes through github.com/go-json-experiment/json, the
+// implementation of Go's encoding/json/v2 (an experiment in Go 1.26): it
+// matches member names exactly, as AWS does ("keyid" is not "KeyId"), and
+// decodes a request several times faster than encoding/json.
+
 // decode reads a request body into v. An empty body is an empty request.
-// Unknown members are ignored, as AWS does; malformed JSON and values of the
-// wrong type are a SerializationException.
+// Unknown members are ignored, as AWS does; malformed JSON, a member given
+// twice and values of the wrong type are a SerializationException.
 func decode(body []byte, v any) error {
 	if len(body) == 0 {
 		return nil
@@ -20,53 +26,52 @@ func decode(body []byte, v any) error {
 	if err == nil {
 		return nil
 	}
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		return kmsapi.Errorf(kmsapi.SerializationException, "%s", typeMismatch(typeErr))
+	var semErr *json.SemanticError
+	if errors.As(err, &semErr) && semErr.GoType != nil && semErr.JSONKind != 0 {
+		return kmsapi.Errorf(kmsapi.SerializationException, "%s", typeMismatch(semErr.JSONKind, semErr.GoType))
 	}
 	return kmsapi.Errorf(kmsapi.SerializationException, "")
 }
 
 // typeMismatch words a type error the way AWS's front end does, for example
 // "STRING_VALUE cannot be converted to Integer".
-func typeMismatch(e *json.UnmarshalTypeError) string {
-	var got string
-	switch e.Value {
-	case "string":
-		got = "STRING_VALUE"
-	case "bool":
-		got = "TRUE_VALUE"
-	case "array":
+func typeMismatch(got jsontext.Kind, want reflect.Type) string {
+	for want.Kind() == reflect.Pointer {
+		want = want.Elem()
+	}
+	var value string
+	switch got {
+	case '"':
+		value = "STRING_VALUE"
+	case '0':
+		value = "NUMBER_VALUE"
+	case 't':
+		value = "TRUE_VALUE"
+	case 'f':
+		value = "FALSE_VALUE"
+	case 'n':
+		value = "NULL_VALUE"
+	case '[':
 		return "Unrecognized collection type class java.lang.String"
-	case "object":
+	case '{':
 		return "Start of structure or map found where not expected"
-	default:
-		if strings.HasPrefix(e.Value, "number") {
-			got = "NUMBER_VALUE"
+	}
+	target := "String"
+	switch want.Kind() {
+	case reflect.Int32:
+		target = "Integer"
+	case reflect.Int64:
+		target = "Long"
+	case reflect.Bool:
+		target = "Boolean"
+	case reflect.Slice:
+		if want.Elem().Kind() == reflect.Uint8 {
+			target = "Blob"
 		} else {
-			got = "Value"
+			return "Start of list found where not expected"
 		}
+	case reflect.Map, reflect.Struct:
+		return "Start of structure or map found where not expected"
 	}
-	want := "String"
-	if e.Type != nil {
-		t := e.Type
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		switch t.Kind() {
-		case reflect.Int32:
-			want = "Integer"
-		case reflect.Int64:
-			want = "Long"
-		case reflect.Bool:
-			want = "Boolean"
-		case reflect.Slice, reflect.Map, reflect.Struct:
-			if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
-				want = "Blob"
-			} else {
-				return "Start of structure or map found where not expected"
-			}
-		}
-	}
-	return got + " cannot be converted to " + want
+	return value + " cannot be converted to " + target
 }

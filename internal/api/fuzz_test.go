@@ -1,10 +1,11 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
+
+	json "github.com/go-json-experiment/json"
 
 	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/kmsapi"

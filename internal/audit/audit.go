@@ -7,10 +7,11 @@
 package audit
 
 import (
-	"encoding/json"
 	"io"
 	"sync"
 	"time"
+
+	json "github.com/go-json-experiment/json"
 )
 
 // Event is one CloudTrail-style record. Field names and nesting follow
@@ -83,7 +84,7 @@ func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 
 // Record writes e as a single line.
 func (l *Writer) Record(e *Event) error {
-	line, err := json.Marshal(e)
+	line, err := json.Marshal(e, json.Deterministic(true))
 	if err != nil {
 		return err
 	}
