@@ -8,21 +8,10 @@ import (
 	"github.com/trent-kms/trent/internal/ciphertext"
 	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
-	"github.com/trent-kms/trent/internal/store"
 )
 
 // The operations on asymmetric and HMAC keys: signatures, MACs, key
 // agreement, key encapsulation, public keys and data key pairs.
-
-// privateKey unwraps and parses the material of an asymmetric or HMAC key.
-func (s *Service) privateKey(k *Key) (*keyspec.Key, error) {
-	secret, err := s.unwrap(k, k.current())
-	if err != nil {
-		return nil, err
-	}
-	defer clear(secret)
-	return keyspec.Parse(k.KeySpec, secret)
-}
 
 // algorithmMismatch is AWS's answer to an algorithm the key spec lacks.
 func algorithmMismatch(alg any, k *Key) error {
@@ -48,16 +37,15 @@ func signingError(err error, k *Key, alg kmsapi.SigningAlgorithmSpec, mt kmsapi.
 }
 
 // signingKey is the common start of Sign and Verify.
-func (s *Service) signingKey(call *Call, id, action string, alg *kmsapi.SigningAlgorithmSpec) (*Key, *keyspec.Key, error) {
+func (s *Service) signingKey(call *Call, id, action string, alg *kmsapi.SigningAlgorithmSpec) (*liveKey, *keyspec.Key, error) {
 	k, err := s.usableKey(call, id, action, kmsapi.KeyUsageTypeSignVerify)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).Signing, *alg) {
-		return nil, nil, algorithmMismatch(*alg, k)
+		return nil, nil, algorithmMismatch(*alg, k.Key)
 	}
-	pk, err := s.privateKey(k)
-	return k, pk, err
+	return k, k.private, nil
 }
 
 func messageType(mt *kmsapi.MessageType) kmsapi.MessageType {
@@ -78,7 +66,7 @@ func (s *Service) Sign(ctx context.Context, call *Call, in *kmsapi.SignRequest) 
 	}
 	sig, err := pk.Sign(*in.SigningAlgorithm, mt, in.Message, s.rand)
 	if err != nil {
-		return nil, s.internalError(ctx, "Sign", signingError(err, k, *in.SigningAlgorithm, mt))
+		return nil, s.internalError(ctx, "Sign", signingError(err, k.Key, *in.SigningAlgorithm, mt))
 	}
 	return &kmsapi.SignResponse{KeyId: new(k.ARN()), Signature: sig, SigningAlgorithm: in.SigningAlgorithm}, nil
 }
@@ -93,31 +81,24 @@ func (s *Service) Verify(ctx context.Context, call *Call, in *kmsapi.VerifyReque
 		return nil, dryRunError()
 	}
 	if err := pk.Verify(*in.SigningAlgorithm, mt, in.Message, in.Signature); err != nil {
-		return nil, s.internalError(ctx, "Verify", signingError(err, k, *in.SigningAlgorithm, mt))
+		return nil, s.internalError(ctx, "Verify", signingError(err, k.Key, *in.SigningAlgorithm, mt))
 	}
 	return &kmsapi.VerifyResponse{KeyId: new(k.ARN()), SignatureValid: new(true), SigningAlgorithm: in.SigningAlgorithm}, nil
 }
 
 func (s *Service) GetPublicKey(ctx context.Context, call *Call, in *kmsapi.GetPublicKeyRequest) (*kmsapi.GetPublicKeyResponse, error) {
-	var k *Key
-	err := s.store.View(func(tx store.Tx) (err error) {
-		k, err = s.lookupKey(tx, call, in.GetKeyId(), keyIDOrAlias, "kms:GetPublicKey")
-		return err
-	})
+	k, err := s.liveKeyFor(call, in.GetKeyId(), "kms:GetPublicKey")
 	if err != nil {
 		return nil, s.internalError(ctx, "GetPublicKey", err)
 	}
-	if err := checkUsable(k); err != nil {
+	if err := checkUsable(k.Key); err != nil {
 		return nil, err
 	}
-	if k.KeySpec == kmsapi.KeySpecSymmetricDefault || k.KeyUsage == kmsapi.KeyUsageTypeGenerateVerifyMac {
+	if k.private == nil || k.KeyUsage == kmsapi.KeyUsageTypeGenerateVerifyMac {
 		// AWS answers without a message.
 		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "")
 	}
-	pk, err := s.privateKey(k)
-	if err != nil {
-		return nil, s.internalError(ctx, "GetPublicKey", err)
-	}
+	pk := k.private
 	der, err := pk.PublicKey()
 	if err != nil {
 		return nil, s.internalError(ctx, "GetPublicKey", err)
@@ -137,16 +118,15 @@ func (s *Service) GetPublicKey(ctx context.Context, call *Call, in *kmsapi.GetPu
 }
 
 // macKey is the common start of GenerateMac and VerifyMac.
-func (s *Service) macKey(call *Call, id, action string, alg *kmsapi.MacAlgorithmSpec) (*Key, *keyspec.Key, error) {
+func (s *Service) macKey(call *Call, id, action string, alg *kmsapi.MacAlgorithmSpec) (*liveKey, *keyspec.Key, error) {
 	k, err := s.usableKey(call, id, action, kmsapi.KeyUsageTypeGenerateVerifyMac)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).MAC, *alg) {
-		return nil, nil, algorithmMismatch(*alg, k)
+		return nil, nil, algorithmMismatch(*alg, k.Key)
 	}
-	pk, err := s.privateKey(k)
-	return k, pk, err
+	return k, k.private, nil
 }
 
 func (s *Service) GenerateMac(ctx context.Context, call *Call, in *kmsapi.GenerateMacRequest) (*kmsapi.GenerateMacResponse, error) {
@@ -191,16 +171,12 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, call *Call, in *kmsapi
 	}
 	alg := *in.KeyAgreementAlgorithm
 	if !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).KeyAgreement, alg) {
-		return nil, algorithmMismatch(alg, k)
+		return nil, algorithmMismatch(alg, k.Key)
 	}
 	if in.GetDryRun() {
 		return nil, dryRunError()
 	}
-	pk, err := s.privateKey(k)
-	if err != nil {
-		return nil, s.internalError(ctx, "DeriveSharedSecret", err)
-	}
-	secret, err := pk.DeriveSharedSecret(alg, in.PublicKey)
+	secret, err := k.private.DeriveSharedSecret(alg, in.PublicKey)
 	if errors.Is(err, keyspec.ErrInvalidPeerKey) {
 		// AWS answers without a message.
 		return nil, kmsapi.Errorf(kmsapi.ValidationException, "")
@@ -217,16 +193,15 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, call *Call, in *kmsapi
 }
 
 // kemKey is the common start of Encapsulate and Decapsulate.
-func (s *Service) kemKey(call *Call, id, action string, alg *kmsapi.EncapsulationAlgorithmSpec) (*Key, *keyspec.Key, error) {
+func (s *Service) kemKey(call *Call, id, action string, alg *kmsapi.EncapsulationAlgorithmSpec) (*liveKey, *keyspec.Key, error) {
 	k, err := s.usableKey(call, id, action, kmsapi.KeyUsageTypeEncapsulateDecapsulate)
 	if err != nil {
 		return nil, nil, err
 	}
 	if alg != nil && !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).Encapsulation, *alg) {
-		return nil, nil, algorithmMismatch(*alg, k)
+		return nil, nil, algorithmMismatch(*alg, k.Key)
 	}
-	pk, err := s.privateKey(k)
-	return k, pk, err
+	return k, k.private, nil
 }
 
 func (s *Service) Encapsulate(ctx context.Context, call *Call, in *kmsapi.EncapsulateRequest) (*kmsapi.EncapsulateResponse, error) {
@@ -274,12 +249,12 @@ func (s *Service) Decapsulate(ctx context.Context, call *Call, in *kmsapi.Decaps
 // generateDataKeyPair makes a key pair and encrypts its private key under a
 // symmetric key.
 func (s *Service) generateDataKeyPair(ctx context.Context, call *Call, op, keyID string, spec kmsapi.DataKeyPairSpec,
-	ec map[string]string, dryRun bool) (k *Key, private, public, blob []byte, mid ciphertext.MaterialID, err error) {
+	ec map[string]string, dryRun bool) (k *liveKey, private, public, blob []byte, mid ciphertext.MaterialID, err error) {
 	k, err = s.usableKey(call, keyID, "kms:"+op, kmsapi.KeyUsageTypeEncryptDecrypt)
 	if err != nil {
 		return nil, nil, nil, nil, mid, err
 	}
-	if err := symmetricOnly(k); err != nil {
+	if err := symmetricOnly(k.Key); err != nil {
 		return nil, nil, nil, nil, mid, err
 	}
 	if dryRun {

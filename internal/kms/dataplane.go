@@ -15,22 +15,18 @@ import (
 // The cryptographic operations on symmetric keys. Plaintext and unwrapped
 // key material never leave these functions except in the response.
 
-// usableKey looks up a key for a cryptographic operation: it must exist,
-// the call must be allowed, and it must be enabled and made for usage.
-func (s *Service) usableKey(call *Call, id, action string, usage kmsapi.KeyUsageType) (*Key, error) {
-	var k *Key
-	err := s.store.View(func(tx store.Tx) (err error) {
-		k, err = s.lookupKey(tx, call, id, keyIDOrAlias, action)
-		return err
-	})
+// usableKey finds a key for a cryptographic operation: it must exist, the
+// call must be allowed, and it must be enabled and made for usage.
+func (s *Service) usableKey(call *Call, id, action string, usage kmsapi.KeyUsageType) (*liveKey, error) {
+	k, err := s.liveKeyFor(call, id, action)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkUsable(k); err != nil {
+	if err := checkUsable(k.Key); err != nil {
 		return nil, err
 	}
 	if k.KeyUsage != usage {
-		return nil, wrongUsage(k, action)
+		return nil, wrongUsage(k.Key, action)
 	}
 	return k, nil
 }
@@ -71,15 +67,12 @@ func noContextForAsymmetric(k *Key, ec map[string]string) error {
 
 // encrypt encrypts plaintext under k: a ciphertext blob for a symmetric
 // key, RSA-OAEP for an RSA key. k and alg must have been checked.
-func (s *Service) encrypt(k *Key, alg *kmsapi.EncryptionAlgorithmSpec, plaintext []byte, ec map[string]string) ([]byte, *ciphertext.MaterialID, error) {
+func (s *Service) encrypt(k *liveKey, alg *kmsapi.EncryptionAlgorithmSpec, plaintext []byte, ec map[string]string) ([]byte, *ciphertext.MaterialID, error) {
 	if k.KeySpec == kmsapi.KeySpecSymmetricDefault {
 		blob, mid, err := s.seal(k, plaintext, ec)
 		return blob, &mid, err
 	}
-	pk, err := s.privateKey(k)
-	if err != nil {
-		return nil, nil, err
-	}
+	pk := k.private
 	ct, err := pk.Encrypt(*alg, plaintext, s.rand)
 	if errors.Is(err, keyspec.ErrPlaintextTooLong) {
 		limit, _ := pk.MaxPlaintext(*alg)
@@ -105,14 +98,9 @@ func materialIDString(mid *ciphertext.MaterialID) *string {
 }
 
 // seal encrypts plaintext under the key's current material.
-func (s *Service) seal(k *Key, plaintext []byte, ec map[string]string) ([]byte, ciphertext.MaterialID, error) {
+func (s *Service) seal(k *liveKey, plaintext []byte, ec map[string]string) ([]byte, ciphertext.MaterialID, error) {
 	m := k.current()
-	secret, err := s.unwrap(k, m)
-	if err != nil {
-		return nil, m.ID, err
-	}
-	defer clear(secret)
-	blob, err := ciphertext.Seal(secret, ciphertext.Header{KeyID: k.ID, MaterialID: m.ID}, plaintext, ec, s.rand)
+	blob, err := ciphertext.Seal(k.secrets[m.ID], ciphertext.Header{KeyID: k.ID, MaterialID: m.ID}, plaintext, ec, s.rand)
 	return blob, m.ID, err
 }
 
@@ -121,10 +109,10 @@ func (s *Service) Encrypt(ctx context.Context, call *Call, in *kmsapi.EncryptReq
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAlgorithm(k, in.EncryptionAlgorithm); err != nil {
+	if err := checkAlgorithm(k.Key, in.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
-	if err := noContextForAsymmetric(k, in.EncryptionContext); err != nil {
+	if err := noContextForAsymmetric(k.Key, in.EncryptionContext); err != nil {
 		return nil, err
 	}
 	if in.GetDryRun() {
@@ -146,51 +134,38 @@ func invalidCiphertext() error {
 }
 
 // open decrypts a symmetric ciphertext blob: it finds the key the blob
-// names, checks it against keyID if the caller gave one, authorises action
-// and opens the blob with the encryption context.
-func (s *Service) open(call *Call, blob []byte, ec map[string]string, keyID *string, action string) (*Key, []byte, ciphertext.MaterialID, error) {
+// names, checks it against named (the key the caller gave, if any),
+// authorises action and opens the blob with the encryption context.
+func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liveKey, action string) (*liveKey, []byte, ciphertext.MaterialID, error) {
 	h, err := ciphertext.ParseHeader(blob)
 	if err != nil {
 		return nil, nil, h.MaterialID, invalidCiphertext()
 	}
-	var k *Key
-	err = s.store.View(func(tx store.Tx) error {
-		k, err = getKey(tx, h.KeyID)
+	k := named
+	if named == nil {
+		k, err = s.liveKeyByID(h.KeyID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && (k.Region != call.Region || k.deletionDue(s.now()))) {
-			return kmsapi.Errorf(kmsapi.AccessDeniedException,
+			return nil, nil, h.MaterialID, kmsapi.Errorf(kmsapi.AccessDeniedException,
 				"The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
 		}
 		if err != nil {
-			return err
-		}
-		if keyID != nil {
-			named, err := s.lookupKey(tx, call, *keyID, keyIDOrAlias, action)
-			if err != nil {
-				return err
-			}
-			if named.ID != k.ID {
-				return kmsapi.Errorf(kmsapi.IncorrectKeyException,
-					"The key ID in the request does not identify a CMK that can perform this operation.")
-			}
+			return nil, nil, h.MaterialID, err
 		}
 		call.KeyARN = k.ARN()
-		return s.authz.Authorize(call, action, k)
-	})
-	if err != nil {
-		return nil, nil, h.MaterialID, err
+		if err := s.authz.Authorize(call, action, k.Key); err != nil {
+			return nil, nil, h.MaterialID, err
+		}
+		if err := checkUsable(k.Key); err != nil {
+			return nil, nil, h.MaterialID, err
+		}
+	} else if named.ID != h.KeyID {
+		return nil, nil, h.MaterialID, kmsapi.Errorf(kmsapi.IncorrectKeyException,
+			"The key ID in the request does not identify a CMK that can perform this operation.")
 	}
-	if err := checkUsable(k); err != nil {
-		return nil, nil, h.MaterialID, err
-	}
-	m := k.material(h.MaterialID)
-	if m == nil {
+	secret, ok := k.secrets[h.MaterialID]
+	if !ok {
 		return nil, nil, h.MaterialID, invalidCiphertext()
 	}
-	secret, err := s.unwrap(k, m)
-	if err != nil {
-		return nil, nil, h.MaterialID, err
-	}
-	defer clear(secret)
 	plaintext, err := ciphertext.Open(secret, blob, ec)
 	if err != nil {
 		return nil, nil, h.MaterialID, invalidCiphertext()
@@ -220,9 +195,10 @@ func (s *Service) dryRunWithoutCiphertext(call *Call, keyID *string, action stri
 // names its key; an RSA ciphertext does not, so then keyID must name the RSA
 // key and alg its algorithm. mid is the material of a symmetric blob.
 func (s *Service) decrypt(call *Call, blob []byte, ec map[string]string, keyID *string, alg *kmsapi.EncryptionAlgorithmSpec, action string) (
-	k *Key, plaintext []byte, mid *ciphertext.MaterialID, err error) {
+	k *liveKey, plaintext []byte, mid *ciphertext.MaterialID, err error) {
+	var named *liveKey
 	if keyID != nil {
-		named, err := s.usableKey(call, *keyID, action, kmsapi.KeyUsageTypeEncryptDecrypt)
+		named, err = s.usableKey(call, *keyID, action, kmsapi.KeyUsageTypeEncryptDecrypt)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -231,28 +207,24 @@ func (s *Service) decrypt(call *Call, blob []byte, ec map[string]string, keyID *
 				// AWS reads the ciphertext as a symmetric one first, and fails.
 				return nil, nil, nil, invalidCiphertext()
 			}
-			if err := checkAlgorithm(named, alg); err != nil {
+			if err := checkAlgorithm(named.Key, alg); err != nil {
 				return nil, nil, nil, err
 			}
-			if err := noContextForAsymmetric(named, ec); err != nil {
+			if err := noContextForAsymmetric(named.Key, ec); err != nil {
 				return nil, nil, nil, err
 			}
-			pk, err := s.privateKey(named)
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			plaintext, err := pk.Decrypt(*alg, blob)
+			plaintext, err := named.private.Decrypt(*alg, blob)
 			if err != nil {
 				return nil, nil, nil, invalidCiphertext()
 			}
 			return named, plaintext, nil, nil
 		}
 	}
-	k, plaintext, m, err := s.open(call, blob, ec, keyID, action)
+	k, plaintext, m, err := s.open(call, blob, ec, named, action)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := checkAlgorithm(k, alg); err != nil {
+	if err := checkAlgorithm(k.Key, alg); err != nil {
 		clear(plaintext)
 		return nil, nil, nil, err
 	}
@@ -283,15 +255,15 @@ func (s *Service) Decrypt(ctx context.Context, call *Call, in *kmsapi.DecryptReq
 }
 
 func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryptRequest) (*kmsapi.ReEncryptResponse, error) {
-	destination := func(c *Call) (*Key, error) {
+	destination := func(c *Call) (*liveKey, error) {
 		dst, err := s.usableKey(c, in.GetDestinationKeyId(), "kms:ReEncryptTo", kmsapi.KeyUsageTypeEncryptDecrypt)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkAlgorithm(dst, in.DestinationEncryptionAlgorithm); err != nil {
+		if err := checkAlgorithm(dst.Key, in.DestinationEncryptionAlgorithm); err != nil {
 			return nil, err
 		}
-		return dst, noContextForAsymmetric(dst, in.DestinationEncryptionContext)
+		return dst, noContextForAsymmetric(dst.Key, in.DestinationEncryptionContext)
 	}
 	if in.GetDryRun() && ignoresCiphertext(in.DryRunModifiers) {
 		if err := s.dryRunWithoutCiphertext(call, in.SourceKeyId, "kms:ReEncryptFrom"); !isDryRun(err) {
@@ -355,7 +327,7 @@ func dataKeySize(spec *kmsapi.DataKeySpec, n *int32) (int, error) {
 
 // generateDataKey makes a random data key and its encrypted copy.
 func (s *Service) generateDataKey(ctx context.Context, call *Call, op string, keyID string, spec *kmsapi.DataKeySpec, n *int32,
-	ec map[string]string, dryRun bool) (k *Key, plaintext, blob []byte, mid ciphertext.MaterialID, err error) {
+	ec map[string]string, dryRun bool) (k *liveKey, plaintext, blob []byte, mid ciphertext.MaterialID, err error) {
 	size, err := dataKeySize(spec, n)
 	if err != nil {
 		return nil, nil, nil, mid, err
@@ -364,7 +336,7 @@ func (s *Service) generateDataKey(ctx context.Context, call *Call, op string, ke
 	if err != nil {
 		return nil, nil, nil, mid, err
 	}
-	if err := symmetricOnly(k); err != nil {
+	if err := symmetricOnly(k.Key); err != nil {
 		return nil, nil, nil, mid, err
 	}
 	if dryRun {

@@ -170,6 +170,9 @@ func (s *Service) changeKey(ctx context.Context, call *Call, op, id string, fn f
 		}
 		return putKey(tx, k)
 	})
+	if k != nil {
+		s.cache.evict(k.ID) // after the commit: see keyCache
+	}
 	if err != nil {
 		return nil, s.internalError(ctx, op, err)
 	}
@@ -303,6 +306,7 @@ func (s *Service) DeleteDueKeys(ctx context.Context) (int, error) {
 			s.logger.InfoContext(ctx, "deleted key at the end of its waiting period", "key", k.ARN())
 			return deleteKey(tx, k)
 		})
+		s.cache.evict(id)
 		if err != nil {
 			return deleted, err
 		}

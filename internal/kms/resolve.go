@@ -57,59 +57,82 @@ func parseKeyID(call *Call, id string) (p parsedID, ok bool) {
 	return p, true
 }
 
-func keyNotFound(arn string) error {
-	return kmsapi.Errorf(kmsapi.NotFoundException, "Key '%s' does not exist", arn)
-}
-
 func aliasNotFound(arn string) error {
 	return kmsapi.Errorf(kmsapi.NotFoundException, "Alias %s is not found.", arn)
 }
 
-// lookupKey finds the key id names, as seen by call, and checks that call
-// may perform action on it. A key in another region does not exist for the
-// caller; a key of another account is subject to authorisation.
+// lookupKey finds the key id names, as seen by call, in a transaction, and
+// checks that call may perform action on it. Management operations use it;
+// the data plane uses liveKeyFor, which reads through the key cache.
 func (s *Service) lookupKey(tx store.Tx, call *Call, id string, kind idKind, action string) (*Key, error) {
-	p, ok := parseKeyID(call, id)
-	if !ok {
-		return nil, kmsapi.Errorf(kmsapi.NotFoundException, "Invalid arn %s", id)
+	keyID, err := s.resolveID(tx, call, id, kind)
+	if err != nil {
+		return nil, err
 	}
-	if p.region != call.Region {
-		// AWS's words for an ARN of another region.
-		return nil, kmsapi.Errorf(kmsapi.NotFoundException, "Invalid arn %s", p.region)
-	}
-	if p.alias != "" {
-		if kind != keyIDOrAlias {
-			// Management operations take only key IDs and key ARNs.
-			return nil, kmsapi.Errorf(kmsapi.NotFoundException, "Invalid keyId '%s'", id)
-		}
-		a, err := getAlias(tx, p.account, p.region, p.alias)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, aliasNotFound(aliasARN(p.region, p.account, p.alias))
-		}
-		if err != nil {
-			return nil, err
-		}
-		p.keyID = a.TargetKeyID
-	}
-	if !validKeyID(p.keyID) {
-		return nil, kmsapi.Errorf(kmsapi.NotFoundException, "Invalid keyId '%s'", p.keyID)
-	}
-	notFound := keyNotFound(keyARN(p.region, p.account, p.keyID))
-	k, err := getKey(tx, p.keyID)
+	k, err := getKey(tx, keyID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound
+		return nil, keyNotFound(call, id, keyID)
 	}
 	if err != nil {
 		return nil, err
 	}
+	return k, s.checkFound(call, id, k, action)
+}
+
+// resolveID turns a key ID, key ARN, alias name or alias ARN into a key ID.
+// It reads the store (through tx) only for aliases. A key in another region
+// does not exist for the caller.
+func (s *Service) resolveID(tx store.Tx, call *Call, id string, kind idKind) (string, error) {
+	p, ok := parseKeyID(call, id)
+	if !ok {
+		return "", kmsapi.Errorf(kmsapi.NotFoundException, "Invalid arn %s", id)
+	}
+	if p.region != call.Region {
+		// AWS's words for an ARN of another region.
+		return "", kmsapi.Errorf(kmsapi.NotFoundException, "Invalid arn %s", p.region)
+	}
+	if p.alias != "" {
+		if kind != keyIDOrAlias {
+			// Management operations take only key IDs and key ARNs.
+			return "", kmsapi.Errorf(kmsapi.NotFoundException, "Invalid keyId '%s'", id)
+		}
+		a, err := getAlias(tx, p.account, p.region, p.alias)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", aliasNotFound(aliasARN(p.region, p.account, p.alias))
+		}
+		if err != nil {
+			return "", err
+		}
+		return a.TargetKeyID, nil
+	}
+	if !validKeyID(p.keyID) {
+		return "", kmsapi.Errorf(kmsapi.NotFoundException, "Invalid keyId '%s'", p.keyID)
+	}
+	return p.keyID, nil
+}
+
+// keyNotFound is the error for a key the caller named as id that resolved
+// to keyID but does not exist (for the caller).
+func keyNotFound(call *Call, id, keyID string) error {
+	p, _ := parseKeyID(call, id)
+	return kmsapi.Errorf(kmsapi.NotFoundException, "Key '%s' does not exist", keyARN(p.region, p.account, keyID))
+}
+
+// checkFound checks that a key found for the caller's id really is the one
+// the caller can see (same account and region as named, not past its
+// deletion date), records it for the audit log and authorises action on it.
+func (s *Service) checkFound(call *Call, id string, k *Key, action string) error {
+	p, _ := parseKeyID(call, id)
 	if k.Account != p.account || k.Region != p.region || k.deletionDue(s.now()) {
-		return nil, notFound
+		return keyNotFound(call, id, k.ID)
 	}
 	call.KeyARN = k.ARN()
-	if err := s.authz.Authorize(call, action, k); err != nil {
-		return nil, err
-	}
-	return k, nil
+	return s.authz.Authorize(call, action, k)
+}
+
+// isAlias reports whether id names an alias, so resolving it reads the store.
+func isAlias(id string) bool {
+	return strings.HasPrefix(id, "alias/") || strings.Contains(id, ":alias/")
 }
 
 // validKeyID reports whether id has the form of a key ID: a UUID, or

@@ -56,6 +56,11 @@ type Config struct {
 	Rand io.Reader
 	// Logger receives operational messages (never secrets); nil means slog.Default().
 	Logger *slog.Logger
+	// KeyCacheTTL bounds how long a key stays cached for the data plane
+	// (see keyCache); 0 means 10 seconds. KeyCacheSize bounds how many keys
+	// are cached; 0 means 10,000.
+	KeyCacheTTL  time.Duration
+	KeyCacheSize int
 }
 
 // Service is the KMS. It is safe for concurrent use.
@@ -66,6 +71,7 @@ type Service struct {
 	now    func() time.Time
 	rand   io.Reader
 	logger *slog.Logger
+	cache  *keyCache
 }
 
 // New returns a Service over the given store and root key.
@@ -93,6 +99,14 @@ func New(cfg Config) (*Service, error) {
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
+	ttl, size := cfg.KeyCacheTTL, cfg.KeyCacheSize
+	if ttl == 0 {
+		ttl = 10 * time.Second
+	}
+	if size == 0 {
+		size = 10000
+	}
+	s.cache = newKeyCache(ttl, size)
 	return s, nil
 }
 
