@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/trent-kms/trent/internal/api"
 	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/auth"
@@ -205,7 +206,7 @@ func BenchmarkOpen1KB(b *testing.B) {
 
 // encryptEvent is the audit record of a successful Encrypt, as
 // internal/api builds it.
-func encryptEvent(params any) *audit.Event {
+func encryptEvent(params jsontext.Value) *audit.Event {
 	arn := "arn:aws:kms:" + region + ":" + account + ":key/" + keyID
 	return &audit.Event{
 		EventVersion:       "1.11",

@@ -51,6 +51,8 @@ func TestProtocolErrors(t *testing.T) {
 			msg: "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null"},
 		{name: "member given twice", req: signedRequest{Target: "DescribeKey", Body: `{"KeyId": "alias/a", "KeyId": "alias/b"}`},
 			status: 400, code: "SerializationException"},
+		{name: "body over 1 MiB", req: signedRequest{Target: "DescribeKey", Body: `{"KeyId":"` + strings.Repeat("a", 1<<20) + `"}`},
+			status: 400, code: "SerializationException", msg: "The request body is larger than 1048576 bytes."},
 		{name: "unknown operation", req: signedRequest{Target: "StealKeys", Body: `{}`},
 			status: 400, code: "UnknownOperationException", wantNoField: true},
 		{name: "wrong target prefix", req: signedRequest{RawTarget: "Kinesis_20131202.ListStreams", Body: `{}`},

@@ -104,12 +104,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve does the work of one request and returns the response body.
 func (h *Handler) serve(r *http.Request, x *exchange) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	body, err := readBody(r)
 	if err != nil {
-		return nil, kmsapi.Errorf(kmsapi.SerializationException, "")
-	}
-	if len(body) > MaxBodyBytes {
-		return nil, kmsapi.Errorf(kmsapi.SerializationException, "The request body is larger than %d bytes.", MaxBodyBytes)
+		return nil, err
 	}
 	id, err := h.verifier.Verify(r, body)
 	if err != nil {
@@ -126,6 +123,31 @@ func (h *Handler) serve(r *http.Request, x *exchange) ([]byte, error) {
 	}
 	return rt(r.Context(), &x.call, body, &x.params)
 }
+
+// readBody reads a request body of at most MaxBodyBytes, in one allocation
+// when the client sent Content-Length (every SDK does).
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, errBodyTooLarge
+	}
+	if r.ContentLength >= 0 {
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, kmsapi.Errorf(kmsapi.SerializationException, "")
+		}
+		return body, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, kmsapi.Errorf(kmsapi.SerializationException, "")
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, errBodyTooLarge
+	}
+	return body, nil
+}
+
+var errBodyTooLarge = kmsapi.Errorf(kmsapi.SerializationException, "The request body is larger than %d bytes.", MaxBodyBytes)
 
 func asKMSError(err error) *kmsapi.Error {
 	var kerr *kmsapi.Error

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Event is one CloudTrail-style record. Field names and nesting follow
@@ -27,8 +27,8 @@ type Event struct {
 	UserAgent          string         `json:"userAgent,omitempty"`
 	ErrorCode          string         `json:"errorCode,omitempty"`
 	ErrorMessage       string         `json:"errorMessage,omitempty"`
-	RequestParameters  any            `json:"requestParameters"`
-	ResponseElements   any            `json:"responseElements"`
+	RequestParameters  jsontext.Value `json:"requestParameters"` // from Parameters; nil is null
+	ResponseElements   jsontext.Value `json:"responseElements"`  // nil is null
 	RequestID          string         `json:"requestID"`
 	EventID            string         `json:"eventID"`
 	ReadOnly           bool           `json:"readOnly"`
@@ -37,8 +37,6 @@ type Event struct {
 	ManagementEvent    bool           `json:"managementEvent"`
 	RecipientAccountID string         `json:"recipientAccountId"`
 	EventCategory      string         `json:"eventCategory"`
-	TLSDetails         *TLSDetails    `json:"tlsDetails,omitempty"`
-	AdditionalData     map[string]any `json:"additionalEventData,omitempty"`
 }
 
 // UserIdentity says who made the call. Unauthenticated calls have an
@@ -56,13 +54,6 @@ type Resource struct {
 	AccountID string `json:"accountId"`
 	Type      string `json:"type"`
 	ARN       string `json:"ARN"`
-}
-
-// TLSDetails describes the connection, when it was TLS.
-type TLSDetails struct {
-	TLSVersion               string `json:"tlsVersion"`
-	CipherSuite              string `json:"cipherSuite"`
-	ClientProvidedHostHeader string `json:"clientProvidedHostHeader"`
 }
 
 // Log receives audit records. Implementations must be safe for concurrent use.
@@ -84,14 +75,10 @@ func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 
 // Record writes e as a single line.
 func (l *Writer) Record(e *Event) error {
-	line, err := json.Marshal(e, json.Deterministic(true))
-	if err != nil {
-		return err
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.buf = append(append(l.buf[:0], line...), '\n')
-	_, err = l.w.Write(l.buf)
+	l.buf = append(e.AppendJSON(l.buf[:0]), '\n')
+	_, err := l.w.Write(l.buf)
 	return err
 }
 

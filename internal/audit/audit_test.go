@@ -3,9 +3,13 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 type tag struct {
@@ -29,11 +33,11 @@ func TestParametersCamelCaseAndDropsBlobs(t *testing.T) {
 		Plaintext:         []byte("secret"),
 		Tags:              []tag{{TagKey: new("K"), TagValue: new("V")}},
 	}
-	b, err := json.Marshal(Parameters(req))
-	if err != nil {
-		t.Fatal(err)
+	b := Parameters(req)
+	if !b.IsValid() {
+		t.Fatalf("Parameters = %s is not valid JSON", b)
 	}
-	want := `{"encryptionContext":{"Purpose":"Test"},"keyId":"alias/x","tags":[{"tagKey":"K","tagValue":"V"}]}`
+	want := `{"keyId":"alias/x","encryptionContext":{"Purpose":"Test"},"tags":[{"tagKey":"K","tagValue":"V"}]}`
 	if string(b) != want {
 		t.Fatalf("Parameters = %s\nwant         %s", b, want)
 	}
@@ -61,5 +65,47 @@ func TestWriterWritesOneLinePerEvent(t *testing.T) {
 	}
 	if e["eventName"] != "Decrypt" || e["eventSource"] != "kms.amazonaws.com" {
 		t.Fatalf("second record = %v", e)
+	}
+}
+
+// TestAppendJSONMatchesMarshal holds the hand-written encoder to the
+// reflective one: the same Event must give the same JSON value.
+func TestAppendJSONMatchesMarshal(t *testing.T) {
+	full := &Event{
+		EventVersion: "1.11",
+		UserIdentity: UserIdentity{Type: "IAMUser", PrincipalID: "AIDA1", ARN: "arn:aws:iam::111122223333:user/a", AccountID: "111122223333", AccessKeyID: "AKID"},
+		EventTime:    time.Date(2026, 11, 23, 17, 0, 0, 123456789, time.UTC),
+		EventSource:  "kms.amazonaws.com", EventName: "Encrypt", AWSRegion: "us-east-1", SourceIPAddress: "127.0.0.1",
+		UserAgent: "agent \"quoted\" \\ back\nline\ttab\x01ctl <html> & é 日本",
+		ErrorCode: "NotFoundException", ErrorMessage: "Key 'x' does not exist",
+		RequestParameters: Parameters(&fakeRequest{KeyId: new("k"), EncryptionContext: map[string]string{"b": "2", "a": "1"}}),
+		RequestID:         "r", EventID: "e", ReadOnly: true,
+		Resources: []Resource{{AccountID: "1", Type: "AWS::KMS::Key", ARN: "arn:1"}, {AccountID: "2", Type: "AWS::KMS::Key", ARN: "arn:2"}},
+		EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: "111122223333", EventCategory: "Management",
+	}
+	for _, e := range []*Event{full, {EventTime: time.Unix(0, 0).UTC()}} {
+		got := jsontext.Value(e.AppendJSON(nil))
+		if !got.IsValid() {
+			t.Fatalf("AppendJSON wrote invalid JSON: %s", got)
+		}
+		want, err := jsonv2.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(want, &w); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("AppendJSON:\n%s\njson.Marshal:\n%s", got, want)
+		}
+	}
+	// Invalid UTF-8 still gives a valid line.
+	bad := &Event{UserAgent: "ok\xff\xfeok", EventTime: time.Unix(0, 0)}
+	if line := jsontext.Value(bad.AppendJSON(nil)); !line.IsValid() || !strings.Contains(string(line), "ok\ufffd\ufffdok") {
+		t.Fatalf("invalid UTF-8 encoded as %s", line)
 	}
 }

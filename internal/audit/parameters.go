@@ -2,15 +2,20 @@ package audit
 
 import (
 	"reflect"
+	"slices"
+	"strconv"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
-// Parameters turns a request shape into CloudTrail's requestParameters: the
+// Parameters encodes a request shape as CloudTrail's requestParameters: the
 // members that are set, named in camelCase ("KeyId" becomes "keyId"). Map
-// keys such as encryption context keys are user data and stay as they are.
-// Pass only redacted requests: Parameters does not know what is secret.
-func Parameters(req any) any {
+// keys such as encryption context keys are user data and stay as they are;
+// maps are written in key order. Blobs are left out. Pass only redacted
+// requests: Parameters does not know what else is secret.
+func Parameters(req any) jsontext.Value {
 	if req == nil {
 		return nil
 	}
@@ -18,44 +23,84 @@ func Parameters(req any) any {
 	if v.Kind() == reflect.Pointer && v.IsNil() {
 		return nil
 	}
-	return parameterValue(v)
+	return appendValue(nil, v)
 }
 
-func parameterValue(v reflect.Value) any {
+type jsonMarshaler interface{ MarshalJSON() ([]byte, error) }
+
+func appendValue(b []byte, v reflect.Value) []byte {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
-			return nil
+			return append(b, "null"...)
 		}
 		v = v.Elem()
 	}
+	if m, ok := v.Interface().(jsonMarshaler); ok { // timestamps
+		if out, err := m.MarshalJSON(); err == nil {
+			return append(b, out...)
+		}
+		return append(b, "null"...)
+	}
 	switch v.Kind() {
 	case reflect.Struct:
-		// Types with their own JSON form (timestamps) keep it.
-		if _, ok := v.Interface().(interface{ MarshalJSON() ([]byte, error) }); ok {
-			return v.Interface()
-		}
-		m := make(map[string]any)
+		b = append(b, '{')
 		t := v.Type()
+		n := 0
 		for i := 0; i < t.NumField(); i++ {
 			f := v.Field(i)
 			if !t.Field(i).IsExported() || f.IsZero() || isBlob(f.Type()) {
 				continue
 			}
-			m[camelCase(t.Field(i).Name)] = parameterValue(f)
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			b = appendString(b, camelCase(t.Field(i).Name))
+			b = append(b, ':')
+			b = appendValue(b, f)
 		}
-		return m
-	case reflect.Slice:
+		return append(b, '}')
+	case reflect.Map:
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(x, y reflect.Value) int {
+			switch {
+			case x.String() < y.String():
+				return -1
+			case x.String() > y.String():
+				return 1
+			}
+			return 0
+		})
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k.String())
+			b = append(b, ':')
+			b = appendValue(b, v.MapIndex(k))
+		}
+		return append(b, '}')
+	case reflect.Slice, reflect.Array:
 		if isBlob(v.Type()) {
-			return nil // blobs never go to the audit log
+			return append(b, "null"...) // never logged
 		}
-		out := make([]any, v.Len())
-		for i := range out {
-			out[i] = parameterValue(v.Index(i))
+		b = append(b, '[')
+		for i := 0; i < v.Len(); i++ {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendValue(b, v.Index(i))
 		}
-		return out
-	default:
-		return v.Interface()
+		return append(b, ']')
+	case reflect.String:
+		return appendString(b, v.String())
+	case reflect.Bool:
+		return strconv.AppendBool(b, v.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.AppendInt(b, v.Int(), 10)
 	}
+	return append(b, "null"...)
 }
 
 func camelCase(name string) string {
