@@ -294,7 +294,9 @@ func (s *Service) DeleteDueKeys(ctx context.Context) (int, error) {
 	}
 	deleted := 0
 	for _, id := range due {
+		var gone *Key // set afresh on every run: the store may run fn twice
 		err := s.store.Update(func(tx store.Tx) error {
+			gone = nil
 			k, err := getKey(tx, id)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
@@ -302,13 +304,16 @@ func (s *Service) DeleteDueKeys(ctx context.Context) (int, error) {
 			if err != nil || !k.deletionDue(now) {
 				return err // cancelled meanwhile, or a read error
 			}
-			deleted++
-			s.logger.InfoContext(ctx, "deleted key at the end of its waiting period", "key", k.ARN())
+			gone = k
 			return deleteKey(tx, k)
 		})
 		s.cache.evict(id)
 		if err != nil {
 			return deleted, err
+		}
+		if gone != nil {
+			deleted++
+			s.logger.InfoContext(ctx, "deleted key at the end of its waiting period", "key", gone.ARN())
 		}
 	}
 	return deleted, nil

@@ -32,6 +32,11 @@ var ErrNotFound = errors.New("store: not found")
 // transaction that commits if fn returns nil and rolls back otherwise.
 // Update transactions are serializable: a backend that can run them
 // concurrently must retry or fail them on conflict, never interleave them.
+//
+// A backend may run fn more than once: to retry after a conflict, or to
+// group concurrent Updates into one commit. So fn must act only through
+// its Tx, and whatever it records outside (a result, a counter) must be
+// set afresh on every run.
 type Store interface {
 	View(fn func(Tx) error) error
 	Update(fn func(Tx) error) error

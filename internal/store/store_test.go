@@ -136,3 +136,43 @@ func TestBoltScanPrefixAndAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestBoltConcurrentUpdatesAllCommit: Updates grouped into shared commits
+// (bbolt's Batch) each land, and a failing one does not take others down.
+func TestBoltConcurrentUpdatesAllCommit(t *testing.T) {
+	b, _ := openTestBolt(t)
+	defer b.Close()
+	const n = 200
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- b.Update(func(tx Tx) error {
+				if i%10 == 0 {
+					return fmt.Errorf("refused %d", i)
+				}
+				return tx.Put(Keys, fmt.Sprint("k", i), []byte{byte(i)})
+			})
+		}()
+	}
+	failed := 0
+	for range n {
+		if <-errs != nil {
+			failed++
+		}
+	}
+	if failed != n/10 {
+		t.Fatalf("%d Updates failed, want %d", failed, n/10)
+	}
+	err := b.View(func(tx Tx) error {
+		for i := range n {
+			_, err := tx.Get(Keys, fmt.Sprint("k", i))
+			if (i%10 == 0) != errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("key k%d: %v", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
