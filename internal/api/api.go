@@ -34,6 +34,8 @@ const (
 	contentType  = "application/x-amz-json-1.1"
 )
 
+var contentTypeValue = []string{contentType} // shared; net/http only reads it
+
 // Handler serves the KMS API over HTTP.
 type Handler struct {
 	verifier *auth.Verifier
@@ -87,8 +89,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	x := &exchange{op: strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)}
 	out, err := h.serve(r, x)
-	w.Header().Set("x-amzn-RequestId", requestID)
-	w.Header().Set("Content-Type", contentType)
+	// Assigned directly: Header.Set would canonicalise the names and copy
+	// the value on every request.
+	h2 := w.Header()
+	h2["X-Amzn-Requestid"] = []string{requestID}
+	h2["Content-Type"] = contentTypeValue
 	if err != nil {
 		x.err = asKMSError(err)
 		if x.err.Code == kmsapi.KMSInternalException && !errors.As(err, new(*kmsapi.Error)) {
@@ -210,7 +215,7 @@ func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time
 		e.RecipientAccountID = id.Principal.Account
 	}
 	if x.call.KeyARN != "" {
-		account := strings.SplitN(x.call.KeyARN, ":", 6)[4]
+		account := arnAccount(x.call.KeyARN)
 		e.Resources = []audit.Resource{{AccountID: account, Type: "AWS::KMS::Key", ARN: x.call.KeyARN}}
 		e.RecipientAccountID = account
 	}
@@ -223,6 +228,19 @@ func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time
 		// operational emergency, and loud.
 		h.logger.Error("writing audit record failed", "requestId", requestID, "err", err)
 	}
+}
+
+// arnAccount is the account field of an ARN (arn:partition:service:region:account:resource).
+func arnAccount(arn string) string {
+	for range 4 {
+		i := strings.IndexByte(arn, ':')
+		if i < 0 {
+			return ""
+		}
+		arn = arn[i+1:]
+	}
+	account, _, _ := strings.Cut(arn, ":")
+	return account
 }
 
 func remoteIP(r *http.Request) string {

@@ -4,8 +4,6 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -28,6 +26,8 @@ func Parameters(req any) jsontext.Value {
 
 type jsonMarshaler interface{ MarshalJSON() ([]byte, error) }
 
+var jsonMarshalerType = reflect.TypeFor[jsonMarshaler]()
+
 func appendValue(b []byte, v reflect.Value) []byte {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
@@ -35,8 +35,8 @@ func appendValue(b []byte, v reflect.Value) []byte {
 		}
 		v = v.Elem()
 	}
-	if m, ok := v.Interface().(jsonMarshaler); ok { // timestamps
-		if out, err := m.MarshalJSON(); err == nil {
+	if v.Type().Implements(jsonMarshalerType) { // timestamps
+		if out, err := v.Interface().(jsonMarshaler).MarshalJSON(); err == nil {
 			return append(b, out...)
 		}
 		return append(b, "null"...)
@@ -55,8 +55,7 @@ func appendValue(b []byte, v reflect.Value) []byte {
 				b = append(b, ',')
 			}
 			n++
-			b = appendString(b, camelCase(t.Field(i).Name))
-			b = append(b, ':')
+			b = appendCamelCaseName(b, t.Field(i).Name)
 			b = appendValue(b, f)
 		}
 		return append(b, '}')
@@ -103,9 +102,16 @@ func appendValue(b []byte, v reflect.Value) []byte {
 	return append(b, "null"...)
 }
 
-func camelCase(name string) string {
-	r, size := utf8.DecodeRuneInString(name)
-	return string(unicode.ToLower(r)) + name[size:]
+// appendCamelCaseName appends `"name":` with the first letter of the Go
+// field name lowered ("KeyId" becomes "keyId"); field names are ASCII.
+func appendCamelCaseName(b []byte, name string) []byte {
+	b = append(b, '"')
+	if c := name[0]; 'A' <= c && c <= 'Z' {
+		b = append(b, c+('a'-'A'))
+		name = name[1:]
+	}
+	b = append(b, name...)
+	return append(b, '"', ':')
 }
 
 func isBlob(t reflect.Type) bool {

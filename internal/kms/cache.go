@@ -17,10 +17,14 @@ import (
 // spec: the private or HMAC key). It is immutable once made.
 type liveKey struct {
 	*Key
+	arn     string
 	secrets map[ciphertext.MaterialID][]byte
 	private *keyspec.Key
 	loaded  time.Time
 }
+
+// ARN is the key's ARN, made once rather than on every request.
+func (k *liveKey) ARN() string { return k.arn }
 
 // keyCache keeps recently used keys live, so that the data plane neither
 // decodes a key record nor unwraps and parses its material on every
@@ -110,7 +114,7 @@ func (s *Service) liveKeyByID(id string) (*liveKey, error) {
 
 // makeLive unwraps (and for asymmetric and HMAC keys parses) a key's material.
 func (s *Service) makeLive(k *Key, now time.Time) (*liveKey, error) {
-	lk := &liveKey{Key: k, loaded: now}
+	lk := &liveKey{Key: k, arn: k.ARN(), loaded: now}
 	if k.KeySpec == kmsapi.KeySpecSymmetricDefault {
 		lk.secrets = make(map[ciphertext.MaterialID][]byte, len(k.Materials))
 		for i := range k.Materials {

@@ -50,6 +50,9 @@ func symmetricOnly(k *Key) error {
 // out means SYMMETRIC_DEFAULT.
 func checkAlgorithm(k *Key, alg *kmsapi.EncryptionAlgorithmSpec) error {
 	a := *algorithmOrDefault(alg)
+	if k.KeySpec == kmsapi.KeySpecSymmetricDefault && a == kmsapi.EncryptionAlgorithmSpecSymmetricDefault {
+		return nil // the data plane's common case, without building the list
+	}
 	if !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).Encryption, a) {
 		return algorithmMismatch(a, k)
 	}
@@ -85,10 +88,14 @@ func (s *Service) encrypt(k *liveKey, alg *kmsapi.EncryptionAlgorithmSpec, plain
 // algorithmOrDefault is the EncryptionAlgorithm an answer reports.
 func algorithmOrDefault(alg *kmsapi.EncryptionAlgorithmSpec) *kmsapi.EncryptionAlgorithmSpec {
 	if alg == nil {
-		return new(kmsapi.EncryptionAlgorithmSpecSymmetricDefault)
+		return &symmetricDefault
 	}
 	return alg
 }
+
+// symmetricDefault is shared by every answer that reports the default
+// algorithm; answers are only ever encoded, never changed.
+var symmetricDefault = kmsapi.EncryptionAlgorithmSpecSymmetricDefault
 
 func materialIDString(mid *ciphertext.MaterialID) *string {
 	if mid == nil {
