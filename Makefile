@@ -39,10 +39,14 @@ generate:
 # side (about 7 minutes; BENCH_DURATION=2s for a quick look); bench-micro
 # runs the in-process micro-benchmarks; bench-smoke runs each of them once,
 # so that they keep compiling and working.
-.PHONY: bench bench-micro bench-smoke
+.PHONY: bench bench-scale bench-micro bench-smoke
 
 bench:
 	GO=$(GO) ./bench/run.sh
+
+# 1,000,000 keys: about 7 minutes (SCALE_KEYS=100000 for a quicker look).
+bench-scale:
+	GO=$(GO) ./bench/scale.sh
 
 bench-micro:
 	$(GO) test -run='^$$' -bench=. -benchmem ./bench/

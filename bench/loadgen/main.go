@@ -79,6 +79,7 @@ type result struct {
 	Op          string           `json:"op"`
 	Endpoint    string           `json:"endpoint"`
 	KeySpec     string           `json:"keyspec,omitempty"`
+	Key         string           `json:"key,omitempty"` // the key used (given or created)
 	Concurrency int              `json:"concurrency"`
 	Rate        float64          `json:"rate"`
 	Payload     int              `json:"payload,omitempty"` // plaintext or message bytes, where the operation takes one
@@ -412,6 +413,9 @@ func (g *loadgen) load(bodies [][]byte) (*result, error) {
 	}
 	if needsKey(cfg.op) || cfg.op == "CreateKey" {
 		res.KeySpec = cfg.keyspec
+	}
+	if needsKey(cfg.op) {
+		res.Key = cfg.key
 	}
 	switch cfg.op {
 	case "ceiling", "GenerateDataKey", "DescribeKey", "CreateKey":

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/trent-kms/trent/internal/config"
@@ -22,7 +23,7 @@ import (
 const usage = `trent is a key management service that speaks the AWS KMS API.
 
 Usage:
-  trent serve [--config FILE] [--listen ADDR] [--data DIR]
+  trent serve [--config FILE] [--listen ADDR] [--data DIR] [--cpuprofile FILE]
 
 Without --config trent runs in dev mode. Run "trent serve -h" for the flags.
 `
@@ -43,6 +44,7 @@ func serve(args []string, stdout io.Writer) error {
 	configPath := fs.String("config", "", "configuration `file` (JSON); without it, dev mode")
 	listen := fs.String("listen", "", "`host:port` to listen on (overrides the config file; dev default "+config.DevListen+")")
 	dataDir := fs.String("data", "", "data `directory` (overrides the config file; dev default ./"+config.DevDataDir+")")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to `file` until trent stops; for performance work")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,6 +65,17 @@ func serve(args []string, stdout io.Writer) error {
 		if *dataDir != "" {
 			cfg.DataDir = *dataDir
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	srv, err := server.Start(cfg, server.Options{Logger: logger})
