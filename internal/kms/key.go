@@ -3,6 +3,7 @@ package kms
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -148,7 +149,23 @@ func getKey(tx store.Tx, id string) (*Key, error) {
 	return k, nil
 }
 
+// putKey stores a key and keeps the indexes in step: the account listing
+// and, for a key pending deletion, the deletion schedule.
 func putKey(tx store.Tx, k *Key) error {
+	old, err := getKey(tx, k.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if old != nil && old.State == kmsapi.KeyStatePendingDeletion {
+		if err := tx.Delete(store.Deletions, deletionIndexKey(old)); err != nil {
+			return err
+		}
+	}
+	if k.State == kmsapi.KeyStatePendingDeletion {
+		if err := tx.Put(store.Deletions, deletionIndexKey(k), nil); err != nil {
+			return err
+		}
+	}
 	v, err := json.Marshal(k)
 	if err != nil {
 		return err
@@ -159,9 +176,20 @@ func putKey(tx store.Tx, k *Key) error {
 	return tx.Put(store.KeysByAcc, accountIndexKey(k.Account, k.Region, k.ID), nil)
 }
 
+// deletionTimeLayout has a fixed width, so deletion index keys sort by date.
+const deletionTimeLayout = "20060102T150405.000000000Z"
+
+// deletionIndexKey is a pending key's entry in store.Deletions.
+func deletionIndexKey(k *Key) string {
+	return k.DeletionDate.UTC().Format(deletionTimeLayout) + "/" + k.ID
+}
+
 // deleteKey removes a key, its index entry and every alias that points to it.
 func deleteKey(tx store.Tx, k *Key) error {
 	if err := tx.Delete(store.Keys, k.ID); err != nil {
+		return err
+	}
+	if err := tx.Delete(store.Deletions, deletionIndexKey(k)); err != nil {
 		return err
 	}
 	if err := tx.Delete(store.KeysByAcc, accountIndexKey(k.Account, k.Region, k.ID)); err != nil {

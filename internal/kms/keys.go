@@ -1,10 +1,10 @@
 package kms
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -269,23 +269,25 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, call *Call, in *kmsapi.
 
 // DeleteDueKeys removes every key whose deletion window has ended, with its
 // aliases and material. Keys past their window are already invisible to
-// every operation; this reclaims their storage. It returns how many it deleted.
+// every operation; this reclaims their storage. It reads only the deletion
+// schedule, not every key. It returns how many keys it deleted.
 func (s *Service) DeleteDueKeys(ctx context.Context) (int, error) {
 	now := s.now()
 	var due []string
 	err := s.store.View(func(tx store.Tx) error {
-		return tx.Scan(store.Keys, "", "", func(id string, v []byte) (bool, error) {
-			// Cheap pre-filter before decoding: only pending keys can be due.
-			if !bytes.Contains(v, []byte(kmsapi.KeyStatePendingDeletion)) {
-				return true, nil
+		return tx.Scan(store.Deletions, "", "", func(entry string, _ []byte) (bool, error) {
+			date, id, ok := strings.Cut(entry, "/")
+			if !ok {
+				return false, fmt.Errorf("malformed deletion index entry %q", entry)
 			}
-			k, err := getKey(tx, id)
+			at, err := time.Parse(deletionTimeLayout, date)
 			if err != nil {
-				return false, err
+				return false, fmt.Errorf("malformed deletion index entry %q: %w", entry, err)
 			}
-			if k.deletionDue(now) {
-				due = append(due, id)
+			if at.After(now) {
+				return false, nil // entries are in date order: the rest are later
 			}
+			due = append(due, id)
 			return true, nil
 		})
 	})

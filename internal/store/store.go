@@ -18,10 +18,11 @@ const (
 	Keys      Table = "keys"       // key ID → key record
 	KeysByAcc Table = "keys-index" // account/region/key ID → empty, for listing
 	Aliases   Table = "aliases"    // account/region/alias name → alias record
+	Deletions Table = "deletions"  // deletion date/key ID → empty, in date order
 )
 
 // Tables lists every table, for backends that must create them up front.
-var Tables = []Table{Keys, KeysByAcc, Aliases}
+var Tables = []Table{Keys, KeysByAcc, Aliases, Deletions}
 
 // ErrNotFound is returned by Tx.Get for a key that is not in the table.
 var ErrNotFound = errors.New("store: not found")
