@@ -1,0 +1,83 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "trent.json")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadValidConfig(t *testing.T) {
+	c, err := Load(writeConfig(t, `{
+		"listen": "0.0.0.0:4599",
+		"data_dir": "/var/lib/trent",
+		"regions": ["eu-west-1"],
+		"root_key": {"file": "root.key"},
+		"accounts": [{"id": "444455556666", "access_keys": [
+			{"id": "AKIDADMIN", "secret": "s1", "user": "admin"},
+			{"id": "AKIDROOT", "secret": "s2"}
+		]}]
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RootKeyPath() != "/var/lib/trent/root.key" || c.AuditLogPath() != "/var/lib/trent/audit.jsonl" {
+		t.Fatalf("paths: %s, %s", c.RootKeyPath(), c.AuditLogPath())
+	}
+	if !c.ServesRegion("eu-west-1") || c.ServesRegion("us-east-1") {
+		t.Fatal("regions not applied")
+	}
+	a := c.Accounts[0]
+	if a.PrincipalARN(a.AccessKeys[0]) != "arn:aws:iam::444455556666:user/admin" ||
+		a.PrincipalARN(a.AccessKeys[1]) != "arn:aws:iam::444455556666:root" ||
+		a.PrincipalID(a.AccessKeys[1]) != "444455556666" || !strings.HasPrefix(a.PrincipalID(a.AccessKeys[0]), "AIDA") {
+		t.Fatalf("principals: %s %s", a.PrincipalARN(a.AccessKeys[0]), a.PrincipalID(a.AccessKeys[0]))
+	}
+}
+
+// TestLoadRejects: every mistake fails loudly instead of falling back to a default.
+func TestLoadRejects(t *testing.T) {
+	base := `"listen": "127.0.0.1:4599", "data_dir": "d", "root_key": {"file": "k"}`
+	account := `"accounts": [{"id": "111122223333", "access_keys": [{"id": "a", "secret": "s"}]}]`
+	for name, tc := range map[string]struct{ text, want string }{
+		"unknown member":     {`{` + base + `, ` + account + `, "listen_addr": "x"}`, "unknown"},
+		"not JSON":           {`listen: x`, "invalid"},
+		"bad listen":         {`{"listen": "4599", "data_dir": "d", "root_key": {"file": "k"}, ` + account + `}`, "listen"},
+		"no data dir":        {`{"listen": "127.0.0.1:1", "root_key": {"file": "k"}, ` + account + `}`, "data_dir"},
+		"no root key":        {`{"listen": "127.0.0.1:1", "data_dir": "d", ` + account + `}`, "root_key"},
+		"no accounts":        {`{` + base + `}`, "account"},
+		"short account id":   {`{` + base + `, "accounts": [{"id": "1234", "access_keys": []}]}`, "12 digits"},
+		"key without secret": {`{` + base + `, "accounts": [{"id": "111122223333", "access_keys": [{"id": "a"}]}]}`, "secret"},
+		"access key twice":   {`{` + base + `, "accounts": [{"id": "111122223333", "access_keys": [{"id": "a", "secret": "s"}, {"id": "a", "secret": "t"}]}]}`, "twice"},
+	} {
+		_, err := Load(writeConfig(t, tc.text))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one mentioning %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestDevModeIsLoopbackOnly(t *testing.T) {
+	for listen, ok := range map[string]bool{
+		"127.0.0.1:4599": true, "localhost:1": true, "[::1]:1": true,
+		"0.0.0.0:4599": false, "10.0.0.1:4599": false, ":4599": false,
+	} {
+		err := DevConfig(listen, "d").Check()
+		if (err == nil) != ok {
+			t.Errorf("dev mode on %s: %v", listen, err)
+		}
+	}
+	c := DevConfig("", "")
+	if c.Listen != DevListen || c.DataDir != DevDataDir || !c.ServesRegion("ap-south-1") || c.ServesRegion("") {
+		t.Fatalf("dev defaults: %+v", c)
+	}
+}
