@@ -43,6 +43,27 @@ func countAliases(tx store.Tx, account, region, keyID string) (int, error) {
 	return n, err
 }
 
+// aliasForChange reads one of the caller's aliases and authorises action
+// on the key it points to, if that key still exists (nil if not).
+func (s *Service) aliasForChange(tx store.Tx, call *Call, name, action string) (*alias, *Key, error) {
+	a, err := getAlias(tx, call.Account, call.Region, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, aliasNotFound(aliasARN(call.Region, call.Account, name))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := getKey(tx, a.TargetKeyID)
+	if errors.Is(err, store.ErrNotFound) {
+		return a, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	call.KeyARN = k.ARN()
+	return a, k, s.authz.Authorize(call, action, k)
+}
+
 func (s *Service) CreateAlias(ctx context.Context, call *Call, in *kmsapi.CreateAliasRequest) error {
 	name := in.GetAliasName()
 	if err := checkAliasName(name); err != nil {
@@ -85,20 +106,9 @@ func (s *Service) UpdateAlias(ctx context.Context, call *Call, in *kmsapi.Update
 		return err
 	}
 	err := s.store.Update(func(tx store.Tx) error {
-		a, err := getAlias(tx, call.Account, call.Region, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return aliasNotFound(aliasARN(call.Region, call.Account, name))
-		}
-		if err != nil {
-			return err
-		}
 		// The caller needs permission on both the old and the new key.
-		old, err := getKey(tx, a.TargetKeyID)
-		if err == nil {
-			if err := s.authz.Authorize(call, "kms:UpdateAlias", old); err != nil {
-				return err
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
+		a, old, err := s.aliasForChange(tx, call, name, "kms:UpdateAlias")
+		if err != nil {
 			return err
 		}
 		k, err := s.lookupKey(tx, call, in.GetTargetKeyId(), keyIDOnly, "kms:UpdateAlias")
@@ -128,19 +138,8 @@ func (s *Service) DeleteAlias(ctx context.Context, call *Call, in *kmsapi.Delete
 		return err
 	}
 	err := s.store.Update(func(tx store.Tx) error {
-		a, err := getAlias(tx, call.Account, call.Region, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return aliasNotFound(aliasARN(call.Region, call.Account, name))
-		}
+		_, _, err := s.aliasForChange(tx, call, name, "kms:DeleteAlias")
 		if err != nil {
-			return err
-		}
-		if k, err := getKey(tx, a.TargetKeyID); err == nil {
-			call.KeyARN = k.ARN()
-			if err := s.authz.Authorize(call, "kms:DeleteAlias", k); err != nil {
-				return err
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		return tx.Delete(store.Aliases, aliasStoreKey(call.Account, call.Region, name))

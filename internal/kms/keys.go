@@ -187,38 +187,28 @@ func (s *Service) UpdateKeyDescription(ctx context.Context, call *Call, in *kmsa
 		k.Description = in.GetDescription()
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return nil
+	return err
 }
 
 func (s *Service) EnableKey(ctx context.Context, call *Call, in *kmsapi.EnableKeyRequest) error {
-	_, err := s.changeKey(ctx, call, "EnableKey", in.GetKeyId(), func(k *Key) error {
-		if k.State != kmsapi.KeyStateEnabled && k.State != kmsapi.KeyStateDisabled {
-			return invalidState(k)
-		}
-		k.State = kmsapi.KeyStateEnabled
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return nil
+	return s.setEnabled(ctx, call, "EnableKey", in.GetKeyId(), kmsapi.KeyStateEnabled)
 }
 
 func (s *Service) DisableKey(ctx context.Context, call *Call, in *kmsapi.DisableKeyRequest) error {
-	_, err := s.changeKey(ctx, call, "DisableKey", in.GetKeyId(), func(k *Key) error {
+	return s.setEnabled(ctx, call, "DisableKey", in.GetKeyId(), kmsapi.KeyStateDisabled)
+}
+
+// setEnabled moves a key between Enabled and Disabled; a key in any other
+// state (pending deletion, say) cannot be.
+func (s *Service) setEnabled(ctx context.Context, call *Call, op, id string, to kmsapi.KeyState) error {
+	_, err := s.changeKey(ctx, call, op, id, func(k *Key) error {
 		if k.State != kmsapi.KeyStateEnabled && k.State != kmsapi.KeyStateDisabled {
 			return invalidState(k)
 		}
-		k.State = kmsapi.KeyStateDisabled
+		k.State = to
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return nil
+	return err
 }
 
 func (s *Service) ScheduleKeyDeletion(ctx context.Context, call *Call, in *kmsapi.ScheduleKeyDeletionRequest) (*kmsapi.ScheduleKeyDeletionResponse, error) {

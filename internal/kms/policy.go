@@ -89,8 +89,5 @@ func (s *Service) PutKeyPolicy(ctx context.Context, call *Call, in *kmsapi.PutKe
 		k.Policy = in.GetPolicy()
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return nil
+	return err
 }

@@ -49,10 +49,7 @@ func (s *Service) TagResource(ctx context.Context, call *Call, in *kmsapi.TagRes
 		k.Tags = tags
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	return nil
+	return err
 }
 
 func (s *Service) UntagResource(ctx context.Context, call *Call, in *kmsapi.UntagResourceRequest) error {
@@ -63,10 +60,7 @@ func (s *Service) UntagResource(ctx context.Context, call *Call, in *kmsapi.Unta
 		k.Tags = slices.DeleteFunc(k.Tags, func(t Tag) bool { return slices.Contains(in.TagKeys, t.Key) })
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return nil
+	return err
 }
 
 func (s *Service) ListResourceTags(ctx context.Context, call *Call, in *kmsapi.ListResourceTagsRequest) (*kmsapi.ListResourceTagsResponse, error) {
