@@ -2,11 +2,12 @@ package kms
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"time"
+
+	json "github.com/go-json-experiment/json"
 
 	"github.com/trent-kms/trent/internal/ciphertext"
 	"github.com/trent-kms/trent/internal/keyspec"

@@ -145,11 +145,9 @@ func (s *Service) unwrap(k *Key, m *Material) ([]byte, error) {
 }
 
 func (s *Service) DescribeKey(ctx context.Context, call *Call, in *kmsapi.DescribeKeyRequest) (*kmsapi.DescribeKeyResponse, error) {
-	var k *Key
-	err := s.store.View(func(tx store.Tx) (err error) {
-		k, err = s.lookupKey(tx, call, in.GetKeyId(), keyIDOrAlias, "kms:DescribeKey")
-		return err
-	})
+	// Through the key cache: it is evicted on every change, so the state
+	// it reports is current.
+	k, err := s.liveKeyFor(call, in.GetKeyId(), "kms:DescribeKey")
 	if err != nil {
 		return nil, s.internalError(ctx, "DescribeKey", err)
 	}

@@ -1,10 +1,11 @@
 package kms
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"time"
+
+	json "github.com/go-json-experiment/json"
 
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
