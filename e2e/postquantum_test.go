@@ -95,9 +95,18 @@ func TestMLDSAVerifiesWithCIRCL(t *testing.T) {
 			if err != nil || !v.SignatureValid {
 				t.Fatalf("trent's Verify rejects its EXTERNAL_MU signature: %v", err)
 			}
-			// Verifying over an external μ needs an API no library here offers: documented as not yet.
-			_, err = c.Verify(ctx, &kms.VerifyInput{KeyId: k.KeyId, Message: mu, MessageType: types.MessageTypeExternalMu, SigningAlgorithm: alg, Signature: ext.Signature})
-			wantAPIError(t, err, "UnsupportedOperationException", "Verify with MessageType EXTERNAL_MU is not supported by this server yet.")
+			// Verify over μ (FIPS 204 Algorithm 8, internal/keyspec/mldsamu.go): both signatures
+			// verify; with one bit of μ changed, neither does.
+			for name, sig := range map[string][]byte{"EXTERNAL_MU": ext.Signature, "RAW": raw.Signature} {
+				v, err := c.Verify(ctx, &kms.VerifyInput{KeyId: k.KeyId, Message: mu, MessageType: types.MessageTypeExternalMu, SigningAlgorithm: alg, Signature: sig})
+				if err != nil || !v.SignatureValid {
+					t.Fatalf("trent's Verify with EXTERNAL_MU rejects its %s signature: %v", name, err)
+				}
+				tampered := bytes.Clone(mu)
+				tampered[17] ^= 0x04
+				_, err = c.Verify(ctx, &kms.VerifyInput{KeyId: k.KeyId, Message: tampered, MessageType: types.MessageTypeExternalMu, SigningAlgorithm: alg, Signature: sig})
+				wantAPIError(t, err, "KMSInvalidSignatureException", "")
+			}
 			_, err = c.Sign(ctx, &kms.SignInput{KeyId: k.KeyId, Message: mu[:32], MessageType: types.MessageTypeExternalMu, SigningAlgorithm: alg})
 			wantAPIError(t, err, "ValidationException", "")
 			_, err = c.Sign(ctx, &kms.SignInput{KeyId: k.KeyId, Message: mu, MessageType: types.MessageTypeDigest, SigningAlgorithm: alg})

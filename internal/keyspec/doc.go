@@ -88,8 +88,12 @@
 //     cryptography maintainer, and becomes a thin wrapper of crypto/mldsa
 //     from Go 1.27. Its public API signs over an external μ but cannot verify
 //     over one, and no other library here can either, so Verify with
-//     MessageType EXTERNAL_MU returns ErrNotImplemented (signatures made
-//     with EXTERNAL_MU verify as RAW over the message).
+//     MessageType EXTERNAL_MU uses this package's own implementation of
+//     FIPS 204 Algorithm 8 from μ on (ML-DSA.Verify_internal), written from
+//     the standard in mldsamu.go. mldsamu_test.go checks it against circl:
+//     signatures from circl and filippo.io/mldsa verify, and mutated ones
+//     (bit flips, z at the norm bound, each malformed hint encoding, wrong
+//     lengths) get circl's verdict.
 //   - github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1 for ECC_SECG_P256K1:
 //     the standard library has no secp256k1; decred's is the widely used pure
 //     Go implementation (dcrd, btcd, go-ethereum without cgo). Caveat: it
@@ -101,7 +105,8 @@
 //     re-parsing per call, and prefer the NIST curves where the caller can.
 //   - github.com/cloudflare/circl v1.6.5, kem/mlkem/mlkem512, for ML-KEM-512
 //     only: crypto/mlkem has 768 and 1024 but not 512. The tests also use
-//     circl as an independent ML-DSA and ML-KEM implementation.
+//     circl as an independent ML-DSA and ML-KEM implementation, and as the
+//     oracle for mldsamu.go.
 //
 // Randomness: every rand parameter may be nil (crypto/rand). Since Go 1.26
 // the standard library ignores custom readers in RSA and ECDSA key

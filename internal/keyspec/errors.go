@@ -11,9 +11,6 @@ var (
 	ErrUnsupportedSpec = errors.New("keyspec: unsupported key spec")
 	// ErrUnsupportedAlgorithm: the algorithm, or the algorithm with this
 	// message type, is not one this key spec supports.
-	// ErrNotImplemented: AWS does this, trent cannot yet (Verify with an
-	// ML-DSA external μ).
-	ErrNotImplemented       = errors.New("keyspec: not implemented")
 	ErrUnsupportedAlgorithm = errors.New("keyspec: algorithm not supported by this key spec")
 	// ErrDigestLength: a DIGEST message is not exactly the algorithm's hash
 	// length, or an EXTERNAL_MU message is not 64 bytes.

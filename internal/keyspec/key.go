@@ -51,7 +51,7 @@ type Key struct {
 	edPub ed25519.PublicKey
 
 	mldsa    *mldsa.PrivateKey // famMLDSA
-	mldsaPub *mldsa.PublicKey  // for RAW verification
+	mldsaPub *mldsa.PublicKey  // for verification (EXTERNAL_MU: its Bytes)
 
 	kem768   *mlkem.DecapsulationKey768 // famMLKEM, 768
 	ek768    *mlkem.EncapsulationKey768

@@ -232,9 +232,9 @@ func (k *Key) Verify(alg kmsapi.SigningAlgorithmSpec, mt kmsapi.MessageType, mes
 			if len(message) != muSize {
 				return fmt.Errorf("%w: μ of %d bytes, want %d", ErrDigestLength, len(message), muSize)
 			}
-			// Neither filippo.io/mldsa nor any other library here offers
-			// verification over an external μ in its public API.
-			return ErrNotImplemented
+			// No library here verifies over an external μ in its public
+			// API: FIPS 204 Algorithm 8 from μ on, in mldsamu.go.
+			ok = verifyExternalMu(mldsaParamSetFor(k.info.level), k.mldsaPub.Bytes(), message, signature)
 		default:
 			return unsupportedMT(k, alg, mt)
 		}

@@ -27,9 +27,6 @@ func signingError(err error, k *Key, alg kmsapi.SigningAlgorithmSpec, mt kmsapi.
 		return kmsapi.Errorf(kmsapi.ValidationException, "Message type %s is incompatible with key spec %s.", mt, k.KeySpec)
 	case errors.Is(err, keyspec.ErrUnsupportedAlgorithm):
 		return kmsapi.Errorf(kmsapi.ValidationException, "Message type %s is incompatible with algorithm %s.", mt, alg)
-	case errors.Is(err, keyspec.ErrNotImplemented):
-		return kmsapi.Errorf(kmsapi.UnsupportedOperationException,
-			"Verify with MessageType %s is not supported by this server yet.", mt)
 	case errors.Is(err, keyspec.ErrInvalidSignature):
 		return kmsapi.Errorf(kmsapi.KMSInvalidSignatureException, "")
 	}
