@@ -44,7 +44,7 @@ import (
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/rootkey"
-	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/server"
 )
 
 // The dev-mode identity (internal/config): account 111122223333, access
@@ -171,9 +171,12 @@ func BenchmarkAuthorize(b *testing.B) {
 	}
 }
 
-func sealed(tb testing.TB) (material, blob []byte) {
-	material = randomBytes(ciphertext.MaterialSize)
-	blob, err := ciphertext.Seal(material, ciphertext.Header{KeyID: keyID}, plaintext1KB, encCtx, nil)
+func sealed(tb testing.TB) (material *ciphertext.Key, blob []byte) {
+	material, err := ciphertext.NewKey(randomBytes(ciphertext.MaterialSize))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	blob, err = ciphertext.Seal(material, ciphertext.Header{KeyID: keyID}, plaintext1KB, encCtx, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -274,16 +277,17 @@ func newHandlerEnv(b *testing.B) *handlerEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db, err := store.OpenBolt(filepath.Join(dir, "trent.db"))
+	logger := slog.New(slog.DiscardHandler)
+	db, err := server.OpenStore(filepath.Join(dir, "trent.db"), root, logger)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	logger := slog.New(slog.DiscardHandler)
 	service, err := kms.New(kms.Config{Store: db, RootKey: root, Logger: logger})
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { service.Close() })
 	out, err := service.CreateKey(context.Background(), &call, &kmsapi.CreateKeyRequest{})
 	if err != nil {
 		b.Fatal(err)

@@ -3,6 +3,7 @@ package ciphertext
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	crand "crypto/rand"
 	"crypto/sha256"
@@ -13,22 +14,28 @@ import (
 	"io"
 )
 
-// Format v1 constants; see the package documentation for the layout.
+// Format constants; see the package documentation for the layout.
 const (
-	Version        = 0x01 // first byte of every v1 blob
-	MaterialSize   = 32   // length of key material accepted by Seal and Open
-	MaterialIDSize = 32   // length of a MaterialID
-	NonceSize      = 16   // N, the KDF context
-	IVSize         = 12   // AES-GCM nonce
-	TagSize        = 16   // AES-GCM tag
-	MaxKeyIDLen    = 255  // a key id is 1..MaxKeyIDLen bytes
+	Version1       = 0x01     // first byte of a v1 blob: K derived from the material itself
+	Version2       = 0x02     // first byte of a v2 blob: K derived from the material's blob-key subkey
+	Version        = Version2 // what Seal writes
+	MaterialSize   = 32       // length of key material accepted by Seal and Open
+	MaterialIDSize = 32       // length of a MaterialID
+	NonceSize      = 16       // N, the KDF context
+	IVSize         = 12       // AES-GCM nonce
+	TagSize        = 16       // AES-GCM tag
+	MaxKeyIDLen    = 255      // a key id is 1..MaxKeyIDLen bytes
 
 	// FixedOverhead is the blob size minus plaintext and key id lengths:
 	// version, key id length, material id, N, IV and tag.
 	FixedOverhead = 1 + 1 + MaterialIDSize + NonceSize + IVSize + TagSize // 78
 
-	// kdfLabel is the SP 800-108 Label of the per-blob key derivation.
-	kdfLabel = "trent symmetric v1"
+	// kdfLabel1 and kdfLabel2 are the SP 800-108 Labels of the per-blob
+	// key derivation in each version.
+	kdfLabel1 = "trent symmetric v1"
+	kdfLabel2 = "trent symmetric v2"
+	// blobKeyInfo is the HKDF info of the v2 blob-key subkey.
+	blobKeyInfo = "trent blob key v2"
 )
 
 // Offsets relative to the end of the key id (2+L).
@@ -109,7 +116,7 @@ func validKeyID[S string | []byte](id S) bool {
 // parse checks the framing of blob and returns the key id bytes (aliasing
 // blob) and the header length. It does not allocate.
 func parse(blob []byte) (keyID []byte, hdrLen int, ok bool) {
-	if len(blob) < 2 || blob[0] != Version {
+	if len(blob) < 2 || (blob[0] != Version1 && blob[0] != Version2) {
 		return nil, 0, false
 	}
 	l := int(blob[1])
@@ -136,21 +143,61 @@ func ParseHeader(blob []byte) (Header, error) {
 	return h, nil
 }
 
-// deriveKey returns K = SP 800-108 counter-mode HMAC-SHA256 KDF of the key
-// material with Label "trent symmetric v1", Context nonce and L = 256 bits
-// (a single PRF block):
+// deriveKey returns K = SP 800-108 counter-mode HMAC-SHA256 KDF of kdk
+// (the material for v1, its blob-key subkey for v2) with the version's
+// Label, Context nonce and L = 256 bits (a single PRF block):
 //
-//	K = HMAC-SHA256(material, [1]_32 ‖ Label ‖ 0x00 ‖ nonce ‖ [256]_32)
-func deriveKey(material, nonce []byte) [32]byte {
-	// Fixed input: Label ‖ 0x00 ‖ Context ‖ [L]_32.
-	const fixedLen = len(kdfLabel) + 1 + NonceSize + 4
+//	K = HMAC-SHA256(kdk, [1]_32 ‖ Label ‖ 0x00 ‖ nonce ‖ [256]_32)
+func deriveKey(kdk []byte, label string, nonce []byte) [32]byte {
+	// Fixed input: Label ‖ 0x00 ‖ Context ‖ [L]_32. Both labels have the same length.
+	const fixedLen = len(kdfLabel2) + 1 + NonceSize + 4
 	var fixed [fixedLen]byte
-	n := copy(fixed[:], kdfLabel)
+	n := copy(fixed[:], label)
 	fixed[n] = 0x00
 	n++
 	n += copy(fixed[n:], nonce[:NonceSize])
 	binary.BigEndian.PutUint32(fixed[n:], 256)
-	return kdfCounterBlock(material, 1, fixed[:])
+	return kdfCounterBlock(kdk, 1, fixed[:])
+}
+
+// Key is one version of a symmetric key's material, ready for Seal and
+// Open: the material (v1 blobs derive from it directly) and its blob-key
+// subkey (v2 blobs derive from that). Wipe clears both.
+type Key struct {
+	material [MaterialSize]byte
+	blobKey  [32]byte
+}
+
+// NewKey prepares 32 bytes of key material for Seal and Open. It computes
+//
+//	blobKey = HKDF-SHA256(IKM = material, salt = none, info = "trent blob key v2", L = 32)
+//
+// The material enters HKDF as the HMAC message, never as an HMAC key, so no
+// HMAC computed with the material as key (what GenerateMac does with an
+// HMAC key's material) can equal the blob key or anything derived from it:
+// a symmetric key's material, even relabelled as an HMAC key, cannot be
+// made to reveal the key of any v2 blob. The caller may clear material
+// afterwards.
+func NewKey(material []byte) (*Key, error) {
+	if err := checkMaterial(material); err != nil {
+		return nil, err
+	}
+	k := new(Key)
+	copy(k.material[:], material)
+	sub, err := hkdf.Key(sha256.New, material, nil, blobKeyInfo, len(k.blobKey))
+	if err != nil {
+		return nil, err
+	}
+	copy(k.blobKey[:], sub)
+	clear(sub)
+	return k, nil
+}
+
+// Wipe overwrites the key's material and subkey with zeros. The Key must
+// not be used afterwards.
+func (k *Key) Wipe() {
+	clear(k.material[:])
+	clear(k.blobKey[:])
 }
 
 // kdfCounterBlock returns block i of SP 800-108 KDF in counter mode with
@@ -168,9 +215,15 @@ func kdfCounterBlock(key []byte, i uint32, fixed []byte) [32]byte {
 	return out
 }
 
-// newAEAD derives K from material and nonce and returns AES-256-GCM under K.
-func newAEAD(material, nonce []byte) (cipher.AEAD, error) {
-	k := deriveKey(material, nonce)
+// newAEAD derives the blob key K of a blob of the given version from key
+// and nonce, and returns AES-256-GCM under K.
+func newAEAD(key *Key, version byte, nonce []byte) (cipher.AEAD, error) {
+	var k [32]byte
+	if version == Version1 {
+		k = deriveKey(key.material[:], kdfLabel1, nonce)
+	} else {
+		k = deriveKey(key.blobKey[:], kdfLabel2, nonce)
+	}
 	block, err := aes.NewCipher(k[:])
 	clear(k[:])
 	if err != nil {
@@ -186,14 +239,15 @@ func checkMaterial(material []byte) error {
 	return nil
 }
 
-// Seal encrypts plaintext under the 32-byte key material with the
-// encryption context bound as AAD, reading N and the IV from rand (nil means
-// crypto/rand). The result is a v1 blob of len(plaintext) +
-// Overhead(len(h.KeyID)) bytes.
-func Seal(material []byte, h Header, plaintext []byte, ec map[string]string, rand io.Reader) ([]byte, error) {
-	if err := checkMaterial(material); err != nil {
-		return nil, err
-	}
+// Seal encrypts plaintext under key with the encryption context bound as
+// AAD, reading N and the IV from rand (nil means crypto/rand). The result is
+// a v2 blob of len(plaintext) + Overhead(len(h.KeyID)) bytes.
+func Seal(key *Key, h Header, plaintext []byte, ec map[string]string, rand io.Reader) ([]byte, error) {
+	return seal(key, Version2, h, plaintext, ec, rand)
+}
+
+// seal writes a blob of the given version; only tests write v1.
+func seal(key *Key, version byte, h Header, plaintext []byte, ec map[string]string, rand io.Reader) ([]byte, error) {
 	if !validKeyID(h.KeyID) {
 		return nil, fmt.Errorf("ciphertext: key id must be 1..%d bytes of printable ASCII", MaxKeyIDLen)
 	}
@@ -214,7 +268,7 @@ func Seal(material []byte, h Header, plaintext []byte, ec map[string]string, ran
 	// canonical context, because GCM wants contiguous AAD.
 	buf := make([]byte, blobLen+hdrLen+ecLen)
 
-	buf[0] = Version
+	buf[0] = version
 	buf[1] = byte(l)
 	p := 2 + copy(buf[2:], h.KeyID)
 	copy(buf[p+offMaterialID:], h.MaterialID[:])
@@ -226,7 +280,7 @@ func Seal(material []byte, h Header, plaintext []byte, ec map[string]string, ran
 	iv := buf[p+offIV : p+offBody]
 	aad := appendContext(append(buf[blobLen:blobLen], buf[:hdrLen]...), ec)
 
-	aead, err := newAEAD(material, nonce)
+	aead, err := newAEAD(key, version, nonce)
 	if err != nil {
 		return nil, err
 	}
@@ -236,14 +290,11 @@ func Seal(material []byte, h Header, plaintext []byte, ec map[string]string, ran
 	return out[:blobLen:blobLen], nil
 }
 
-// Open decrypts a blob made by Seal. A malformed or modified blob, wrong
-// material or a different encryption context all give ErrInvalid. Material
-// that is not 32 bytes, or a context that cannot be encoded, is a caller
-// error and gives a different error.
-func Open(material []byte, blob []byte, ec map[string]string) ([]byte, error) {
-	if err := checkMaterial(material); err != nil {
-		return nil, err
-	}
+// Open decrypts a v1 or v2 blob made by Seal. A malformed or modified blob,
+// the wrong key or a different encryption context all give ErrInvalid. A
+// context that cannot be encoded is a caller error and gives a different
+// error.
+func Open(key *Key, blob []byte, ec map[string]string) ([]byte, error) {
 	ecLen, err := contextLen(ec)
 	if err != nil {
 		return nil, err
@@ -260,7 +311,7 @@ func Open(material []byte, blob []byte, ec map[string]string) ([]byte, error) {
 	aad := appendContext(append(buf[ptLen:ptLen], blob[:hdrLen]...), ec)
 
 	p := hdrLen - offBody
-	aead, err := newAEAD(material, blob[p+offNonce:p+offIV])
+	aead, err := newAEAD(key, blob[0], blob[p+offNonce:p+offIV])
 	if err != nil {
 		return nil, err
 	}
@@ -269,4 +320,10 @@ func Open(material []byte, blob []byte, ec map[string]string) ([]byte, error) {
 		return nil, ErrInvalid
 	}
 	return pt[:ptLen:ptLen], nil
+}
+
+// Wiped reports whether the key's material and subkey are all zeros, as
+// Wipe leaves them.
+func (k *Key) Wiped() bool {
+	return k.material == [MaterialSize]byte{} && k.blobKey == [32]byte{}
 }

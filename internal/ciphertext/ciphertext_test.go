@@ -32,13 +32,22 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-func newMaterial(t testing.TB) []byte {
+func newMaterial(t testing.TB) *Key {
 	t.Helper()
 	m := make([]byte, MaterialSize)
 	if _, err := rand.Read(m); err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return mustKey(t, m)
+}
+
+func mustKey(t testing.TB, material []byte) *Key {
+	t.Helper()
+	k, err := NewKey(material)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func testHeader() Header {
@@ -48,7 +57,7 @@ func testHeader() Header {
 	return h
 }
 
-func mustSeal(t testing.TB, m []byte, h Header, pt []byte, ec map[string]string) []byte {
+func mustSeal(t testing.TB, m *Key, h Header, pt []byte, ec map[string]string) []byte {
 	t.Helper()
 	blob, err := Seal(m, h, pt, ec, nil)
 	if err != nil {
@@ -75,7 +84,7 @@ func TestDeriveKeyIndependent(t *testing.T) {
 	m.Write(in)
 	want := m.Sum(nil)
 
-	got := deriveKey(material, nonce)
+	got := deriveKey(material, kdfLabel1, nonce)
 	if !bytes.Equal(got[:], want) {
 		t.Fatalf("deriveKey = %x, crypto/hmac recomputation = %x", got, want)
 	}
@@ -85,14 +94,17 @@ func TestDeriveKeyIndependent(t *testing.T) {
 	}
 
 	// K depends on every input.
-	other := deriveKey(material, seq(0xf1, 16))
+	other := deriveKey(material, kdfLabel1, seq(0xf1, 16))
 	if other == got {
 		t.Fatal("different nonces gave the same key")
 	}
 	m2 := seq(0x00, 32)
 	m2[31] ^= 1
-	if deriveKey(m2, nonce) == got {
+	if deriveKey(m2, kdfLabel1, nonce) == got {
 		t.Fatal("different material gave the same key")
+	}
+	if deriveKey(material, kdfLabel2, nonce) == got {
+		t.Fatal("the v2 label gave the v1 key")
 	}
 }
 
@@ -129,15 +141,16 @@ func TestKDFCounterCAVP(t *testing.T) {
 	}
 }
 
-// TestGoldenBlob pins format v1: the expected blob was computed with an
-// independent implementation (Python, pyca/cryptography AESGCM and
-// KBKDFHMAC) from the layout in doc.go.
+// TestGoldenBlob pins format v1, which trent no longer writes but must
+// still open: the expected blob was computed with an independent
+// implementation (Python, pyca/cryptography AESGCM and KBKDFHMAC) from the
+// layout in doc.go.
 func TestGoldenBlob(t *testing.T) {
-	material := seq(0x00, 32)
+	material := mustKey(t, seq(0x00, 32))
 	h := testHeader()
 	ec := map[string]string{"purpose": "test", "a": "b"}
 	rnd := bytes.NewReader(seq(0x80, NonceSize+IVSize))
-	blob, err := Seal(material, h, []byte("hello, trent"), ec, rnd)
+	blob, err := seal(material, Version1, h, []byte("hello, trent"), ec, rnd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +175,7 @@ func TestGoldenBlob(t *testing.T) {
 // TestGoldenBlobEmptyContext pins that an absent context still contributes
 // its encoding 00 00 to the AAD (independent Python computation, as above).
 func TestGoldenBlobEmptyContext(t *testing.T) {
-	material := seq(0x00, 32)
+	material := mustKey(t, seq(0x00, 32))
 	const tail = "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f" +
 		"808182838485868788898a8b8c8d8e8f" + "909192939495969798999a9b"
 	for _, c := range []struct {
@@ -178,7 +191,7 @@ func TestGoldenBlobEmptyContext(t *testing.T) {
 		for _, ec := range []map[string]string{nil, {}} {
 			h := testHeader()
 			h.KeyID = c.keyID
-			blob, err := Seal(material, h, c.pt, ec, bytes.NewReader(seq(0x80, NonceSize+IVSize)))
+			blob, err := seal(material, Version1, h, c.pt, ec, bytes.NewReader(seq(0x80, NonceSize+IVSize)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,6 +199,107 @@ func TestGoldenBlobEmptyContext(t *testing.T) {
 				t.Fatalf("%s, ec %v:\n got %s\nwant %s", c.keyID, ec, got, c.want)
 			}
 		}
+	}
+}
+
+// TestGoldenBlobV2 pins format v2, what Seal writes: the expected blobs and
+// blob key were computed with pyca/cryptography (HKDF for the blob key,
+// KBKDFHMAC and AESGCM as for v1) from the formulas in doc.go.
+func TestGoldenBlobV2(t *testing.T) {
+	k := mustKey(t, seq(0x00, 32))
+	if got := hex.EncodeToString(k.blobKey[:]); got != "4ad09b7bd62adb0625e3e468866393889894132d92931b358e0bea9c11b966f9" {
+		t.Fatalf("blob key = %s", got)
+	}
+	const head = "0224" + "31323334616263642d313261622d333463642d353665662d313233343536373839306162" +
+		"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f" +
+		"808182838485868788898a8b8c8d8e8f" + "909192939495969798999a9b"
+	for _, c := range []struct {
+		pt   string
+		ec   map[string]string
+		want string
+	}{
+		{"hello, trent", map[string]string{"purpose": "test", "a": "b"}, head + "bb818919f662eddfa2afdc19" + "4e31ffaafb9d0dae24a766d1934c2af8"},
+		{"", nil, head + "cf0201cf3166c6aa23e3e6e867ba0728"},
+	} {
+		blob, err := Seal(k, testHeader(), []byte(c.pt), c.ec, bytes.NewReader(seq(0x80, NonceSize+IVSize)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(blob); got != c.want {
+			t.Fatalf("blob\n got %s\nwant %s", got, c.want)
+		}
+		pt, err := Open(k, blob, c.ec)
+		if err != nil || string(pt) != c.pt {
+			t.Fatalf("Open = %q, %v", pt, err)
+		}
+	}
+}
+
+// TestVersionsAreSeparate: a blob's version byte selects its key
+// derivation, so a v1 blob relabelled v2 (or the reverse) does not open,
+// and both versions open with the same Key.
+func TestVersionsAreSeparate(t *testing.T) {
+	k := newMaterial(t)
+	for _, v := range []byte{Version1, Version2} {
+		blob, err := seal(k, v, testHeader(), []byte("x"), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pt, err := Open(k, blob, nil); err != nil || string(pt) != "x" {
+			t.Fatalf("version %d: Open = %q, %v", v, pt, err)
+		}
+		blob[0] ^= Version1 ^ Version2
+		if _, err := Open(k, blob, nil); err != ErrInvalid {
+			t.Fatalf("version %d relabelled: err = %v", v, err)
+		}
+	}
+}
+
+// TestHMACOfMaterialIsNotABlobKey: the attack domain separation closes.
+// An HMAC-SHA256 keyed with the material over the KDF's fixed input is the
+// v1 blob key (which is why v1 is no longer written); for v2 no message
+// that an HMAC keyed with the material could be asked for yields it, since
+// the blob key enters the KDF instead of the material.
+func TestHMACOfMaterialIsNotABlobKey(t *testing.T) {
+	material := seq(0x00, 32)
+	k := mustKey(t, material)
+	nonce := seq(0x80, NonceSize)
+	fixed := func(label string) []byte {
+		b := []byte{0, 0, 0, 1}
+		b = append(b, label...)
+		b = append(b, 0)
+		b = append(b, nonce...)
+		return append(b, 0, 0, 1, 0)
+	}
+	macOf := func(msg []byte) []byte {
+		m := hmac.New(sha256.New, material)
+		m.Write(msg)
+		return m.Sum(nil)
+	}
+	v1 := deriveKey(k.material[:], kdfLabel1, nonce)
+	v2 := deriveKey(k.blobKey[:], kdfLabel2, nonce)
+	if !bytes.Equal(macOf(fixed(kdfLabel1)), v1[:]) {
+		t.Fatal("the v1 derivation is not what this test assumes")
+	}
+	for _, label := range []string{kdfLabel1, kdfLabel2} {
+		if bytes.Equal(macOf(fixed(label)), v2[:]) {
+			t.Fatalf("HMAC of the material over the %q input equals the v2 blob key", label)
+		}
+	}
+	if bytes.Equal(macOf([]byte(blobKeyInfo+"\x01")), k.blobKey[:]) {
+		t.Fatal("HMAC of the material over HKDF's expand input equals the blob key")
+	}
+}
+
+func TestWipe(t *testing.T) {
+	k := newMaterial(t)
+	blob := mustSeal(t, k, testHeader(), []byte("x"), nil)
+	k.Wipe()
+	if k.material != [32]byte{} || k.blobKey != [32]byte{} {
+		t.Fatal("Wipe left key bytes")
+	}
+	if _, err := Open(k, blob, nil); err != ErrInvalid {
+		t.Fatalf("a wiped key opened a blob: %v", err)
 	}
 }
 
@@ -381,7 +495,7 @@ func TestContextTooLarge(t *testing.T) {
 func TestUnknownVersion(t *testing.T) {
 	m := newMaterial(t)
 	blob := mustSeal(t, m, testHeader(), []byte("x"), nil)
-	for _, v := range []byte{0x00, 0x02, 0x81, 0xff} {
+	for _, v := range []byte{0x00, 0x03, 0x81, 0xff} {
 		mod := bytes.Clone(blob)
 		mod[0] = v
 		if _, err := ParseHeader(mod); err != ErrInvalid {
@@ -437,11 +551,8 @@ func TestParseHeaderGarbage(t *testing.T) {
 func TestSealRejects(t *testing.T) {
 	m := newMaterial(t)
 	for _, n := range []int{0, 16, 31, 33, 64} {
-		if _, err := Seal(make([]byte, n), testHeader(), nil, nil, nil); err == nil || err == ErrInvalid {
-			t.Errorf("Seal with %d-byte material: err = %v", n, err)
-		}
-		if _, err := Open(make([]byte, n), make([]byte, 200), nil); err == nil || err == ErrInvalid {
-			t.Errorf("Open with %d-byte material: err = %v", n, err)
+		if _, err := NewKey(make([]byte, n)); err == nil {
+			t.Errorf("NewKey accepted %d-byte material", n)
 		}
 	}
 	for _, id := range []string{"", strings.Repeat("a", 256), "has space", "tab\t", "é"} {
@@ -506,7 +617,7 @@ func TestOpenDoesNotModifyBlob(t *testing.T) {
 	}
 }
 
-func benchSetup(b *testing.B) ([]byte, []byte, map[string]string) {
+func benchSetup(b *testing.B) (*Key, []byte, map[string]string) {
 	m := newMaterial(b)
 	pt := make([]byte, 1024)
 	ec := map[string]string{"aws:ebs:id": "vol-0123456789abcdef0", "purpose": "bench"}
@@ -542,6 +653,6 @@ func BenchmarkDeriveKey(b *testing.B) {
 	n := make([]byte, NonceSize)
 	b.ReportAllocs()
 	for b.Loop() {
-		deriveKey(m, n)
+		deriveKey(m.blobKey[:], kdfLabel2, n)
 	}
 }

@@ -6,12 +6,17 @@
 // key per request, derived from the key material and a random nonce) but the
 // byte layout is trent's own; it is not compatible with AWS blobs.
 //
-// # Format v1
+// # Format
+//
+// Two versions share one layout and differ only in the key derivation:
+// v1 (0x01) derives each blob's key from the key material itself; v2 (0x02)
+// from a subkey of it. Seal writes v2; Open reads both, so blobs issued
+// before v2 keep decrypting.
 //
 // All integers are big-endian. Offsets are in bytes, L = len(keyID).
 //
 //	offset    size  field
-//	0         1     version, 0x01
+//	0         1     version, 0x01 or 0x02
 //	1         1     L, the length of keyID, 1..255
 //	2         L     keyID: the bare key id (a UUID or "mrk-" + 32 hex digits,
 //	                never an ARN, so Multi-Region replicas can decrypt);
@@ -30,15 +35,27 @@
 //
 // # Key derivation
 //
-// Each blob is encrypted under its own 256-bit key K derived from the
-// 32-byte key material M with NIST SP 800-108r1 KDF in counter mode, PRF
+// Each blob is encrypted under its own 256-bit key K derived from a key
+// derivation key KDK with NIST SP 800-108r1 KDF in counter mode, PRF
 // HMAC-SHA256, a 32-bit counter placed before the fixed input, one block:
 //
-//	K = HMAC-SHA256(M, [1]_32 ‖ Label ‖ 0x00 ‖ N ‖ [256]_32)
+//	K = HMAC-SHA256(KDK, [1]_32 ‖ Label ‖ 0x00 ‖ N ‖ [256]_32)
 //
-// where Label is the 18 ASCII bytes "trent symmetric v1", N is the 16-byte
-// nonce from the blob, [1]_32 = 00 00 00 01 and [256]_32 = 00 00 01 00 (the
-// output length in bits).
+// where N is the 16-byte nonce from the blob, [1]_32 = 00 00 00 01 and
+// [256]_32 = 00 00 01 00 (the output length in bits), and, per version:
+//
+//	v1: KDK = M, the 32-byte key material; Label = "trent symmetric v1"
+//	v2: KDK = HKDF-SHA256(IKM = M, salt = none, info = "trent blob key v2", L = 32);
+//	    Label = "trent symmetric v2"
+//
+// Why v2: in v1, K is an HMAC keyed with M, so anything that computes
+// HMAC-SHA256 with M as the key over a chosen message (GenerateMac, had a
+// symmetric key's record been relabelled as an HMAC key) could compute the
+// key of any v1 blob. In v2, M only ever enters HMAC as the message (HKDF's
+// extract step), so no HMAC keyed with M reaches K. Each purpose a key's
+// material serves gets its own subkey this way; an HMAC key's own
+// GenerateMac is the one use of raw material, because AWS defines it as
+// RFC 2104 HMAC with the key material.
 //
 // # Authenticated data
 //

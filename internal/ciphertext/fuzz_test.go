@@ -9,7 +9,7 @@ import (
 // panic; Open must reject everything (a random blob cannot authenticate);
 // a blob that parses must re-encode to its own header prefix.
 func FuzzParse(f *testing.F) {
-	m := seq(0x00, 32)
+	m := mustKey(f, seq(0x00, 32))
 	f.Add(mustSeal(f, m, testHeader(), []byte("seed"), map[string]string{"a": "b"}))
 	f.Add([]byte{})
 	f.Add([]byte{Version, 1, 'k'})
@@ -47,7 +47,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add("mrk-1234abcd12ab34cd56ef1234567890ab", []byte{}, "", "", uint16(70), byte(0x80))
 	f.Add("k", bytes.Repeat([]byte{0xff}, 300), "a", "bc", uint16(1), byte(0xff))
 	f.Fuzz(func(t *testing.T, keyID string, pt []byte, k, v string, pos uint16, xor byte) {
-		m := seq(0x20, 32)
+		m := mustKey(t, seq(0x20, 32))
 		h := Header{KeyID: keyID}
 		copy(h.MaterialID[:], pt) // vary it a little
 		ec := map[string]string{k: v}

@@ -13,6 +13,7 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"hash"
+	"math/big"
 
 	"filippo.io/mldsa"
 	"github.com/cloudflare/circl/kem/mlkem/mlkem512"
@@ -312,4 +313,38 @@ func (k *Key) privateKeyPKCS8(material []byte) ([]byte, error) {
 		return marshalSeedPKCS8(mlkemOID(k.info.level), material)
 	}
 	return nil, ErrWrongUsage
+}
+
+// Wipe overwrites what it can reach of the private key with zeros, for a
+// key leaving trent's key cache. It reaches the HMAC key, the Ed25519 seed
+// and private key, the secp256k1 scalar and the big integers of RSA and
+// ECDSA keys. It cannot reach copies that the standard library and CIRCL
+// keep inside their own types (crypto/ecdsa's and crypto/rsa's internal
+// FIPS keys, ML-DSA, ML-KEM); those are left to the garbage collector.
+// docs/security.md says so. The Key must not be used afterwards.
+func (k *Key) Wipe() {
+	clear(k.hmacKey)
+	clear(k.ed)
+	if k.k1 != nil {
+		k.k1.Zero()
+	}
+	if k.rsa != nil {
+		wipeInt(k.rsa.D)
+		for _, p := range k.rsa.Primes {
+			wipeInt(p)
+		}
+		wipeInt(k.rsa.Precomputed.Dp)
+		wipeInt(k.rsa.Precomputed.Dq)
+		wipeInt(k.rsa.Precomputed.Qinv)
+	}
+	if k.ec != nil {
+		wipeInt(k.ec.D)
+	}
+}
+
+// wipeInt zeroes the words of a big.Int in place.
+func wipeInt(n *big.Int) {
+	if n != nil {
+		clear(n.Bits())
+	}
 }

@@ -27,22 +27,6 @@ func checkAliasName(name string) error {
 	return nil
 }
 
-// countAliases counts the aliases of an account and region that point to keyID.
-func countAliases(tx store.Tx, account, region, keyID string) (int, error) {
-	n := 0
-	err := tx.Scan(store.Aliases, aliasStoreKey(account, region, ""), "", func(_ string, v []byte) (bool, error) {
-		a, err := decodeAlias(v)
-		if err != nil {
-			return false, err
-		}
-		if a.TargetKeyID == keyID {
-			n++
-		}
-		return true, nil
-	})
-	return n, err
-}
-
 // aliasForChange reads one of the caller's aliases and authorises action
 // on the key it points to, if that key still exists (nil if not).
 func (s *Service) aliasForChange(tx store.Tx, call *Call, name, action string) (*alias, *Key, error) {
@@ -53,7 +37,7 @@ func (s *Service) aliasForChange(tx store.Tx, call *Call, name, action string) (
 	if err != nil {
 		return nil, nil, err
 	}
-	k, err := getKey(tx, a.TargetKeyID)
+	k, err := getKey(tx, call.Region, a.TargetKeyID)
 	if errors.Is(err, store.ErrNotFound) {
 		return a, nil, nil
 	}
@@ -84,15 +68,15 @@ func (s *Service) CreateAlias(ctx context.Context, call *Call, in *kmsapi.Create
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		n, err := countAliases(tx, call.Account, call.Region, k.ID)
+		names, err := aliasesOf(tx, k.Region, k.ID)
 		if err != nil {
 			return err
 		}
-		if n >= maxAliasesPerKey {
+		if len(names) >= maxAliasesPerKey {
 			return kmsapi.Errorf(kmsapi.LimitExceededException, "The number of aliases for %s exceeds the limit of %d.", k.ARN(), maxAliasesPerKey)
 		}
 		now := s.now().UTC()
-		return putAlias(tx, call.Account, call.Region, &alias{Name: name, TargetKeyID: k.ID, CreationDate: now, LastUpdatedDate: now})
+		return putAlias(tx, call.Account, call.Region, &alias{Name: name, TargetKeyID: k.ID, CreationDate: now, LastUpdatedDate: now}, "")
 	})
 	if err != nil {
 		return s.internalError(ctx, "CreateAlias", err)
@@ -122,9 +106,19 @@ func (s *Service) UpdateAlias(ctx context.Context, call *Call, in *kmsapi.Update
 			return kmsapi.Errorf(kmsapi.ValidationException,
 				"%s and %s are not the same key type and key usage. An alias can only be moved between keys of the same type and usage.", old.ARN(), k.ARN())
 		}
+		if a.TargetKeyID != k.ID {
+			names, err := aliasesOf(tx, k.Region, k.ID)
+			if err != nil {
+				return err
+			}
+			if len(names) >= maxAliasesPerKey {
+				return kmsapi.Errorf(kmsapi.LimitExceededException, "The number of aliases for %s exceeds the limit of %d.", k.ARN(), maxAliasesPerKey)
+			}
+		}
+		oldTarget := a.TargetKeyID
 		a.TargetKeyID = k.ID
 		a.LastUpdatedDate = s.now().UTC()
-		return putAlias(tx, call.Account, call.Region, a)
+		return putAlias(tx, call.Account, call.Region, a, oldTarget)
 	})
 	if err != nil {
 		return s.internalError(ctx, "UpdateAlias", err)
@@ -138,11 +132,11 @@ func (s *Service) DeleteAlias(ctx context.Context, call *Call, in *kmsapi.Delete
 		return err
 	}
 	err := s.store.Update(func(tx store.Tx) error {
-		_, _, err := s.aliasForChange(tx, call, name, "kms:DeleteAlias")
+		a, _, err := s.aliasForChange(tx, call, name, "kms:DeleteAlias")
 		if err != nil {
 			return err
 		}
-		return tx.Delete(store.Aliases, aliasStoreKey(call.Account, call.Region, name))
+		return deleteAlias(tx, call.Account, call.Region, a)
 	})
 	if err != nil {
 		return s.internalError(ctx, "DeleteAlias", err)
@@ -178,8 +172,12 @@ func (s *Service) ListAliases(ctx context.Context, call *Call, in *kmsapi.ListAl
 				return true, nil
 			}
 			// Aliases of a key past its deletion window are gone with it.
-			if k, err := getKey(tx, a.TargetKeyID); err != nil || k.deletionDue(now) {
+			k, err := getKey(tx, call.Region, a.TargetKeyID)
+			if errors.Is(err, store.ErrNotFound) || (err == nil && k.deletionDue(now)) {
 				return true, nil
+			}
+			if err != nil {
+				return false, err
 			}
 			if len(out.Aliases) == limit {
 				out.Truncated = new(true)

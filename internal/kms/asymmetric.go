@@ -40,6 +40,7 @@ func (s *Service) signingKey(call *Call, id, action string, alg *kmsapi.SigningA
 		return nil, nil, err
 	}
 	if !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).Signing, *alg) {
+		k.release()
 		return nil, nil, algorithmMismatch(*alg, k.Key)
 	}
 	return k, k.private, nil
@@ -57,6 +58,7 @@ func (s *Service) Sign(ctx context.Context, call *Call, in *kmsapi.SignRequest) 
 	if err != nil {
 		return nil, s.internalError(ctx, "Sign", err)
 	}
+	defer k.release()
 	mt := messageType(in.MessageType)
 	if in.GetDryRun() {
 		return nil, dryRunError()
@@ -73,6 +75,7 @@ func (s *Service) Verify(ctx context.Context, call *Call, in *kmsapi.VerifyReque
 	if err != nil {
 		return nil, s.internalError(ctx, "Verify", err)
 	}
+	defer k.release()
 	mt := messageType(in.MessageType)
 	if in.GetDryRun() {
 		return nil, dryRunError()
@@ -88,6 +91,7 @@ func (s *Service) GetPublicKey(ctx context.Context, call *Call, in *kmsapi.GetPu
 	if err != nil {
 		return nil, s.internalError(ctx, "GetPublicKey", err)
 	}
+	defer k.release()
 	if err := checkUsable(k.Key); err != nil {
 		return nil, err
 	}
@@ -121,6 +125,7 @@ func (s *Service) macKey(call *Call, id, action string, alg *kmsapi.MacAlgorithm
 		return nil, nil, err
 	}
 	if !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).MAC, *alg) {
+		k.release()
 		return nil, nil, algorithmMismatch(*alg, k.Key)
 	}
 	return k, k.private, nil
@@ -131,6 +136,7 @@ func (s *Service) GenerateMac(ctx context.Context, call *Call, in *kmsapi.Genera
 	if err != nil {
 		return nil, s.internalError(ctx, "GenerateMac", err)
 	}
+	defer k.release()
 	if in.GetDryRun() {
 		return nil, dryRunError()
 	}
@@ -146,6 +152,7 @@ func (s *Service) VerifyMac(ctx context.Context, call *Call, in *kmsapi.VerifyMa
 	if err != nil {
 		return nil, s.internalError(ctx, "VerifyMac", err)
 	}
+	defer k.release()
 	if in.GetDryRun() {
 		return nil, dryRunError()
 	}
@@ -164,8 +171,9 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, call *Call, in *kmsapi
 	}
 	k, err := s.usableKey(call, in.GetKeyId(), "kms:DeriveSharedSecret", kmsapi.KeyUsageTypeKeyAgreement)
 	if err != nil {
-		return nil, err
+		return nil, s.internalError(ctx, "DeriveSharedSecret", err)
 	}
+	defer k.release()
 	alg := *in.KeyAgreementAlgorithm
 	if !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).KeyAgreement, alg) {
 		return nil, algorithmMismatch(alg, k.Key)
@@ -196,6 +204,7 @@ func (s *Service) kemKey(call *Call, id, action string, alg *kmsapi.Encapsulatio
 		return nil, nil, err
 	}
 	if alg != nil && !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).Encapsulation, *alg) {
+		k.release()
 		return nil, nil, algorithmMismatch(*alg, k.Key)
 	}
 	return k, k.private, nil
@@ -206,6 +215,7 @@ func (s *Service) Encapsulate(ctx context.Context, call *Call, in *kmsapi.Encaps
 	if err != nil {
 		return nil, s.internalError(ctx, "Encapsulate", err)
 	}
+	defer k.release()
 	if in.GetDryRun() {
 		return nil, dryRunError()
 	}
@@ -226,6 +236,7 @@ func (s *Service) Decapsulate(ctx context.Context, call *Call, in *kmsapi.Decaps
 	if err != nil {
 		return nil, s.internalError(ctx, "Decapsulate", err)
 	}
+	defer k.release()
 	if in.GetDryRun() {
 		return nil, dryRunError()
 	}
@@ -246,38 +257,39 @@ func (s *Service) Decapsulate(ctx context.Context, call *Call, in *kmsapi.Decaps
 // generateDataKeyPair makes a key pair and encrypts its private key under a
 // symmetric key.
 func (s *Service) generateDataKeyPair(ctx context.Context, call *Call, op, keyID string, spec kmsapi.DataKeyPairSpec,
-	ec map[string]string, dryRun bool) (k *liveKey, private, public, blob []byte, mid ciphertext.MaterialID, err error) {
-	k, err = s.usableKey(call, keyID, "kms:"+op, kmsapi.KeyUsageTypeEncryptDecrypt)
+	ec map[string]string, dryRun bool) (arn string, private, public, blob []byte, mid ciphertext.MaterialID, err error) {
+	k, err := s.usableKey(call, keyID, "kms:"+op, kmsapi.KeyUsageTypeEncryptDecrypt)
 	if err != nil {
-		return nil, nil, nil, nil, mid, err
+		return "", nil, nil, nil, mid, s.internalError(ctx, op, err)
 	}
+	defer k.release()
 	if err := symmetricOnly(k.Key); err != nil {
-		return nil, nil, nil, nil, mid, err
+		return "", nil, nil, nil, mid, err
 	}
 	if dryRun {
-		return nil, nil, nil, nil, mid, dryRunError()
+		return "", nil, nil, nil, mid, dryRunError()
 	}
 	private, public, err = keyspec.GenerateDataKeyPair(spec, s.rand)
 	if errors.Is(err, keyspec.ErrUnsupportedSpec) {
-		return nil, nil, nil, nil, mid, kmsapi.Errorf(kmsapi.UnsupportedOperationException,
+		return "", nil, nil, nil, mid, kmsapi.Errorf(kmsapi.UnsupportedOperationException,
 			"KeyPairSpec %s is not supported by this server. AWS KMS offers it only in the China Regions.", spec)
 	}
 	if err != nil {
-		return nil, nil, nil, nil, mid, s.internalError(ctx, op, err)
+		return "", nil, nil, nil, mid, s.internalError(ctx, op, err)
 	}
 	blob, mid, err = s.seal(k, private, ec)
 	if err != nil {
 		clear(private)
-		return nil, nil, nil, nil, mid, s.internalError(ctx, op, err)
+		return "", nil, nil, nil, mid, s.internalError(ctx, op, err)
 	}
-	return k, private, public, blob, mid, nil
+	return k.ARN(), private, public, blob, mid, nil
 }
 
 func (s *Service) GenerateDataKeyPair(ctx context.Context, call *Call, in *kmsapi.GenerateDataKeyPairRequest) (*kmsapi.GenerateDataKeyPairResponse, error) {
 	if in.Recipient != nil {
 		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "Recipient is not supported by this server yet.")
 	}
-	k, private, public, blob, mid, err := s.generateDataKeyPair(ctx, call, "GenerateDataKeyPair", in.GetKeyId(), *in.KeyPairSpec, in.EncryptionContext, in.GetDryRun())
+	arn, private, public, blob, mid, err := s.generateDataKeyPair(ctx, call, "GenerateDataKeyPair", in.GetKeyId(), *in.KeyPairSpec, in.EncryptionContext, in.GetDryRun())
 	if err != nil {
 		return nil, err
 	}
@@ -285,14 +297,14 @@ func (s *Service) GenerateDataKeyPair(ctx context.Context, call *Call, in *kmsap
 		PrivateKeyCiphertextBlob: blob,
 		PrivateKeyPlaintext:      private,
 		PublicKey:                public,
-		KeyId:                    new(k.ARN()),
+		KeyId:                    new(arn),
 		KeyPairSpec:              in.KeyPairSpec,
 		KeyMaterialId:            new(mid.String()),
 	}, nil
 }
 
 func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, call *Call, in *kmsapi.GenerateDataKeyPairWithoutPlaintextRequest) (*kmsapi.GenerateDataKeyPairWithoutPlaintextResponse, error) {
-	k, private, public, blob, mid, err := s.generateDataKeyPair(ctx, call, "GenerateDataKeyPairWithoutPlaintext", in.GetKeyId(), *in.KeyPairSpec, in.EncryptionContext, in.GetDryRun())
+	arn, private, public, blob, mid, err := s.generateDataKeyPair(ctx, call, "GenerateDataKeyPairWithoutPlaintext", in.GetKeyId(), *in.KeyPairSpec, in.EncryptionContext, in.GetDryRun())
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +312,7 @@ func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, call 
 	return &kmsapi.GenerateDataKeyPairWithoutPlaintextResponse{
 		PrivateKeyCiphertextBlob: blob,
 		PublicKey:                public,
-		KeyId:                    new(k.ARN()),
+		KeyId:                    new(arn),
 		KeyPairSpec:              in.KeyPairSpec,
 		KeyMaterialId:            new(mid.String()),
 	}, nil

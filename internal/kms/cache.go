@@ -14,17 +14,36 @@ import (
 
 // liveKey is a key ready for cryptographic use: its record, and its
 // material unwrapped (symmetric keys: every version) or parsed (every other
-// spec: the private or HMAC key). It is immutable once made.
+// spec: the private or HMAC key). It is immutable once made, until wiped.
+//
+// A liveKey is reference counted: the cache holds one reference while the
+// key is cached, and every request that uses it holds one from the moment
+// it gets the key until it calls release. The material is wiped when the
+// last reference goes, so a key evicted while a request is using it stays
+// intact until that request is done, and not a moment longer.
 type liveKey struct {
 	*Key
 	arn     string
-	secrets map[ciphertext.MaterialID][]byte
+	secrets map[ciphertext.MaterialID]*ciphertext.Key
 	private *keyspec.Key
 	loaded  time.Time
+	refs    atomic.Int32
 }
 
 // ARN is the key's ARN, made once rather than on every request.
 func (k *liveKey) ARN() string { return k.arn }
+
+// release drops one reference; the last one wipes the material.
+func (k *liveKey) release() {
+	if k.refs.Add(-1) == 0 {
+		for _, sk := range k.secrets {
+			sk.Wipe()
+		}
+		if k.private != nil {
+			k.private.Wipe()
+		}
+	}
+}
 
 // keyCache keeps recently used keys live, so that the data plane neither
 // decodes a key record nor unwraps and parses its material on every
@@ -33,16 +52,18 @@ func (k *liveKey) ARN() string { return k.arn }
 //
 // Every committed change to a key evicts it (Service.changeKey and the
 // deletion sweep), so on one node the cache is never staler than the
-// microseconds between a commit and its eviction. Entries also expire after
-// ttl, which bounds how long a change made by another node sharing the
-// store goes unseen here. The cache holds unwrapped key material in memory,
-// like an HSM session would; it never writes it anywhere.
+// microseconds between a commit and its eviction. Entries also expire
+// after ttl, which bounds how long a change made by another node sharing
+// the store goes unseen here, and how long unwrapped material stays in
+// memory: a sweeper removes expired entries every ttl/10, so no key stays
+// cached longer than 1.1 × ttl after it was loaded (plus the time requests
+// already using it take to finish). Removed entries are wiped (liveKey).
 type keyCache struct {
 	ttl time.Duration
 	max int
 
 	mu      sync.RWMutex
-	entries map[string]*liveKey
+	entries map[string]*liveKey // by keyStoreKey(region, id)
 	// generation changes with every eviction; a key loaded from the store is
 	// only cached if no eviction happened while it was being loaded, so a
 	// reader that read the old record cannot put it back after a change.
@@ -53,52 +74,125 @@ func newKeyCache(ttl time.Duration, max int) *keyCache {
 	return &keyCache{ttl: ttl, max: max, entries: make(map[string]*liveKey)}
 }
 
-// get returns the live key with this ID, or nil if it is not cached or too old.
-func (c *keyCache) get(id string, now time.Time) *liveKey {
+func (c *keyCache) expired(lk *liveKey, now time.Time) bool {
+	return now.Sub(lk.loaded) > c.ttl || now.Before(lk.loaded)
+}
+
+// get returns the live key cached under name with a reference for the
+// caller, or nil if it is not cached or too old.
+func (c *keyCache) get(name string, now time.Time) *liveKey {
 	c.mu.RLock()
-	lk := c.entries[id]
-	c.mu.RUnlock()
-	if lk == nil || now.Sub(lk.loaded) > c.ttl || now.Before(lk.loaded) {
+	defer c.mu.RUnlock()
+	lk := c.entries[name]
+	if lk == nil || c.expired(lk, now) {
 		return nil
 	}
+	// Taken under the lock: an eviction, which drops the cache's reference,
+	// cannot happen between the lookup and this.
+	lk.refs.Add(1)
 	return lk
 }
 
-// put caches lk, unless an eviction happened since generation was read.
+// put caches lk, taking a reference for the cache, unless an eviction
+// happened since generation was read.
 func (c *keyCache) put(lk *liveKey, generation uint64) {
+	var dropped []*liveKey
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.generation.Load() != generation {
-		return
-	}
-	if len(c.entries) >= c.max {
-		for id := range c.entries { // evict an arbitrary entry
-			delete(c.entries, id)
-			break
+	if c.generation.Load() == generation {
+		name := keyStoreKey(lk.Region, lk.ID)
+		if old := c.entries[name]; old != nil {
+			dropped = append(dropped, old)
+		} else if len(c.entries) >= c.max {
+			for n, e := range c.entries { // evict an arbitrary entry
+				delete(c.entries, n)
+				dropped = append(dropped, e)
+				break
+			}
 		}
+		lk.refs.Add(1)
+		c.entries[name] = lk
 	}
-	c.entries[lk.ID] = lk
+	c.mu.Unlock()
+	for _, e := range dropped {
+		e.release()
+	}
 }
 
-// evict forgets key id; call it after a change to the key has been committed.
-func (c *keyCache) evict(id string) {
+// evict forgets the key; call it after a change to the key has been committed.
+func (c *keyCache) evict(region, id string) {
+	name := keyStoreKey(region, id)
 	c.mu.Lock()
 	c.generation.Add(1)
-	delete(c.entries, id)
+	lk := c.entries[name]
+	delete(c.entries, name)
 	c.mu.Unlock()
+	if lk != nil {
+		lk.release()
+	}
 }
 
-// liveKeyByID returns the key with this ID ready for use, from the cache or
-// else from the store. A missing key is store.ErrNotFound.
-func (s *Service) liveKeyByID(id string) (*liveKey, error) {
+// sweep removes every entry older than the TTL.
+func (c *keyCache) sweep(now time.Time) {
+	var dropped []*liveKey
+	c.mu.Lock()
+	for name, lk := range c.entries {
+		if c.expired(lk, now) {
+			delete(c.entries, name)
+			dropped = append(dropped, lk)
+		}
+	}
+	c.mu.Unlock()
+	for _, lk := range dropped {
+		lk.release()
+	}
+}
+
+// clear removes every entry.
+func (c *keyCache) clear() {
+	c.mu.Lock()
+	c.generation.Add(1)
+	old := c.entries
+	c.entries = make(map[string]*liveKey)
+	c.mu.Unlock()
+	for _, lk := range old {
+		lk.release()
+	}
+}
+
+func (c *keyCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}
+
+// runSweeper sweeps the cache every ttl/10 until stop is closed, then
+// empties it.
+func (s *Service) runSweeper(stop <-chan struct{}) {
+	t := time.NewTicker(max(s.cache.ttl/10, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			s.cache.clear()
+			return
+		case <-t.C:
+			s.cache.sweep(s.now())
+		}
+	}
+}
+
+// liveKeyByID returns the key with this ID in region ready for use, from
+// the cache or else from the store, with a reference the caller must
+// release. A missing key is store.ErrNotFound.
+func (s *Service) liveKeyByID(region, id string) (*liveKey, error) {
 	now := s.now()
-	if lk := s.cache.get(id, now); lk != nil {
+	if lk := s.cache.get(keyStoreKey(region, id), now); lk != nil {
 		return lk, nil
 	}
 	generation := s.cache.generation.Load()
 	var k *Key
 	err := s.store.View(func(tx store.Tx) (err error) {
-		k, err = getKey(tx, id)
+		k, err = getKey(tx, region, id)
 		return err
 	})
 	if err != nil {
@@ -112,17 +206,26 @@ func (s *Service) liveKeyByID(id string) (*liveKey, error) {
 	return lk, nil
 }
 
-// makeLive unwraps (and for asymmetric and HMAC keys parses) a key's material.
+// makeLive unwraps (and for asymmetric and HMAC keys parses) a key's
+// material. The result holds one reference, the caller's.
 func (s *Service) makeLive(k *Key, now time.Time) (*liveKey, error) {
 	lk := &liveKey{Key: k, arn: k.ARN(), loaded: now}
+	lk.refs.Store(1)
 	if k.KeySpec == kmsapi.KeySpecSymmetricDefault {
-		lk.secrets = make(map[ciphertext.MaterialID][]byte, len(k.Materials))
+		lk.secrets = make(map[ciphertext.MaterialID]*ciphertext.Key, len(k.Materials))
 		for i := range k.Materials {
 			secret, err := s.unwrap(k, &k.Materials[i])
 			if err != nil {
+				lk.release()
 				return nil, err
 			}
-			lk.secrets[k.Materials[i].ID] = secret
+			ck, err := ciphertext.NewKey(secret)
+			clear(secret)
+			if err != nil {
+				lk.release()
+				return nil, err
+			}
+			lk.secrets[k.Materials[i].ID] = ck
 		}
 		return lk, nil
 	}
@@ -140,7 +243,8 @@ func (s *Service) makeLive(k *Key, now time.Time) (*liveKey, error) {
 }
 
 // liveKeyFor finds the key id names, as seen by call, ready for use, and
-// checks that call may perform action on it.
+// checks that call may perform action on it. The caller must release the
+// key.
 func (s *Service) liveKeyFor(call *Call, id string, action string) (*liveKey, error) {
 	var keyID string
 	var err error
@@ -155,12 +259,16 @@ func (s *Service) liveKeyFor(call *Call, id string, action string) (*liveKey, er
 	if err != nil {
 		return nil, err
 	}
-	lk, err := s.liveKeyByID(keyID)
+	lk, err := s.liveKeyByID(call.Region, keyID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, keyNotFound(call, id, keyID)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return lk, s.checkFound(call, id, lk.Key, action)
+	if err := s.checkFound(call, id, lk.Key, action); err != nil {
+		lk.release()
+		return nil, err
+	}
+	return lk, nil
 }

@@ -13,20 +13,20 @@ func TestKeyCacheRefusesStaleLoads(t *testing.T) {
 	c := newKeyCache(time.Minute, 10)
 	now := time.Now()
 	generation := c.generation.Load()
-	c.evict("k") // a change committed while the loader was reading
-	c.put(&liveKey{Key: &Key{ID: "k"}, loaded: now}, generation)
-	if c.get("k", now) != nil {
+	c.evict("r", "k") // a change committed while the loader was reading
+	c.put(&liveKey{Key: &Key{ID: "k", Region: "r"}, loaded: now}, generation)
+	if c.get("r/k", now) != nil {
 		t.Fatal("a key loaded before an eviction was cached after it")
 	}
-	c.put(&liveKey{Key: &Key{ID: "k"}, loaded: now}, c.generation.Load())
-	if c.get("k", now) == nil {
+	c.put(&liveKey{Key: &Key{ID: "k", Region: "r"}, loaded: now}, c.generation.Load())
+	if c.get("r/k", now) == nil {
 		t.Fatal("a fresh load was not cached")
 	}
-	if c.get("k", now.Add(time.Minute+time.Second)) != nil {
+	if c.get("r/k", now.Add(time.Minute+time.Second)) != nil {
 		t.Fatal("an entry older than the TTL was returned")
 	}
 	for i := range 20 {
-		c.put(&liveKey{Key: &Key{ID: string(rune('a' + i))}, loaded: now}, c.generation.Load())
+		c.put(&liveKey{Key: &Key{ID: string(rune('a' + i)), Region: "r"}, loaded: now}, c.generation.Load())
 	}
 	if len(c.entries) > 10 {
 		t.Fatalf("cache holds %d entries, limit 10", len(c.entries))
@@ -38,11 +38,9 @@ func TestKeyCacheRefusesStaleLoads(t *testing.T) {
 // cached entry expires.
 func TestCacheSeesOtherWritersAfterTTL(t *testing.T) {
 	ctx := context.Background()
-	s, db := newTestService(t, t.TempDir())
+	clock := newTestClock(time.Now())
+	s, db := newTestServiceWith(t, t.TempDir(), Config{Now: clock.Now, KeyCacheTTL: 5 * time.Second})
 	defer db.Close()
-	clock := time.Now()
-	s.now = func() time.Time { return clock }
-	s.cache.ttl = 5 * time.Second
 	call := devCall
 	out, err := s.CreateKey(ctx, &call, &kmsapi.CreateKeyRequest{})
 	if err != nil {
@@ -58,7 +56,7 @@ func TestCacheSeesOtherWritersAfterTTL(t *testing.T) {
 	}
 	// Another node disables the key, writing the store directly.
 	err = db.Update(func(tx store.Tx) error {
-		k, err := getKey(tx, id)
+		k, err := getKey(tx, call.Region, id)
 		if err != nil {
 			return err
 		}
@@ -71,8 +69,97 @@ func TestCacheSeesOtherWritersAfterTTL(t *testing.T) {
 	if err := encrypt(); err != nil {
 		t.Fatalf("within the TTL the cached key still works here: %v", err)
 	}
-	clock = clock.Add(6 * time.Second)
+	clock.Advance(6 * time.Second)
 	if err := encrypt(); err == nil || err.(*kmsapi.Error).Code != kmsapi.DisabledException {
 		t.Fatalf("after the TTL: %v, want DisabledException", err)
 	}
+}
+
+// TestCacheSweeperWipesExpiredKeys: with nothing asking for a key, the
+// sweeper still removes it once its TTL has passed, and its material is
+// overwritten.
+func TestCacheSweeperWipesExpiredKeys(t *testing.T) {
+	ctx := context.Background()
+	const ttl = 100 * time.Millisecond
+	s, db := newTestServiceWith(t, t.TempDir(), Config{KeyCacheTTL: ttl})
+	defer db.Close()
+	call := devCall
+	out, err := s.CreateKey(ctx, &call, &kmsapi.CreateKeyRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Encrypt(ctx, &call, &kmsapi.EncryptRequest{KeyId: out.KeyMetadata.KeyId, Plaintext: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	lk := s.cache.get(keyStoreKey(call.Region, out.KeyMetadata.GetKeyId()), time.Now())
+	if lk == nil {
+		t.Fatal("the key is not cached after Encrypt")
+	}
+	secrets := lk.secrets
+	lk.release()
+	for _, sk := range secrets {
+		if sk.Wiped() {
+			t.Fatal("a cached key's material is already wiped")
+		}
+	}
+	deadline := time.Now().Add(ttl + ttl/10 + 50*time.Millisecond)
+	for s.cache.len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := s.cache.len(); n != 0 {
+		t.Fatalf("the cache holds %d keys %v after they were loaded, TTL %v", n, ttl+ttl/10+50*time.Millisecond, ttl)
+	}
+	for id, sk := range secrets {
+		if !sk.Wiped() {
+			t.Fatalf("material %s was not wiped when its key left the cache", id)
+		}
+	}
+}
+
+// TestEvictionWaitsForRequestsInFlight: a key evicted while a request is
+// using it keeps its material until the request releases it.
+func TestEvictionWaitsForRequestsInFlight(t *testing.T) {
+	ctx := context.Background()
+	s, db := newTestService(t, t.TempDir())
+	defer db.Close()
+	call := devCall
+	out, err := s.CreateKey(ctx, &call, &kmsapi.CreateKeyRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out.KeyMetadata.GetKeyId()
+	lk, err := s.liveKeyByID(call.Region, id) // a request in flight
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A change to the key evicts it meanwhile.
+	if _, err := s.ScheduleKeyDeletion(ctx, &call, &kmsapi.ScheduleKeyDeletionRequest{KeyId: new(id)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sk := range lk.secrets {
+		if sk.Wiped() {
+			t.Fatal("an evicted key was wiped while a request still held it")
+		}
+	}
+	if _, _, _, err := s.open(&call, mustEncrypt(t, s, lk), nil, lk, "kms:Decrypt"); err != nil {
+		t.Fatalf("the request in flight cannot use its key: %v", err)
+	}
+	lk.release()
+	for _, sk := range lk.secrets {
+		if !sk.Wiped() {
+			t.Fatal("the key was not wiped when the last request released it")
+		}
+	}
+	if s.cache.len() != 0 {
+		t.Fatal("the evicted key is still cached")
+	}
+}
+
+func mustEncrypt(t *testing.T, s *Service, lk *liveKey) []byte {
+	t.Helper()
+	blob, _, err := s.seal(lk, []byte("in flight"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blob
 }

@@ -16,16 +16,19 @@ import (
 // key material never leave these functions except in the response.
 
 // usableKey finds a key for a cryptographic operation: it must exist, the
-// call must be allowed, and it must be enabled and made for usage.
+// call must be allowed, and it must be enabled and made for usage. The
+// caller must release the key.
 func (s *Service) usableKey(call *Call, id, action string, usage kmsapi.KeyUsageType) (*liveKey, error) {
 	k, err := s.liveKeyFor(call, id, action)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkUsable(k.Key); err != nil {
+		k.release()
 		return nil, err
 	}
 	if k.KeyUsage != usage {
+		k.release()
 		return nil, wrongUsage(k.Key, action)
 	}
 	return k, nil
@@ -114,8 +117,9 @@ func (s *Service) seal(k *liveKey, plaintext []byte, ec map[string]string) ([]by
 func (s *Service) Encrypt(ctx context.Context, call *Call, in *kmsapi.EncryptRequest) (*kmsapi.EncryptResponse, error) {
 	k, err := s.usableKey(call, in.GetKeyId(), "kms:Encrypt", kmsapi.KeyUsageTypeEncryptDecrypt)
 	if err != nil {
-		return nil, err
+		return nil, s.internalError(ctx, "Encrypt", err)
 	}
+	defer k.release()
 	if err := checkAlgorithm(k.Key, in.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
@@ -142,7 +146,9 @@ func invalidCiphertext() error {
 
 // open decrypts a symmetric ciphertext blob: it finds the key the blob
 // names, checks it against named (the key the caller gave, if any),
-// authorises action and opens the blob with the encryption context.
+// authorises action and opens the blob with the encryption context. The
+// key it returns carries a reference for the caller: named's own, or a new
+// one.
 func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liveKey, action string) (*liveKey, []byte, ciphertext.MaterialID, error) {
 	h, err := ciphertext.ParseHeader(blob)
 	if err != nil {
@@ -150,8 +156,11 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 	}
 	k := named
 	if named == nil {
-		k, err = s.liveKeyByID(h.KeyID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && (k.Region != call.Region || k.deletionDue(s.now()))) {
+		k, err = s.liveKeyByID(call.Region, h.KeyID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && k.deletionDue(s.now())) {
+			if err == nil {
+				k.release()
+			}
 			return nil, nil, h.MaterialID, kmsapi.Errorf(kmsapi.AccessDeniedException,
 				"The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
 		}
@@ -160,9 +169,11 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 		}
 		call.KeyARN = k.ARN()
 		if err := s.authz.Authorize(call, action, k.Key); err != nil {
+			k.release()
 			return nil, nil, h.MaterialID, err
 		}
 		if err := checkUsable(k.Key); err != nil {
+			k.release()
 			return nil, nil, h.MaterialID, err
 		}
 	} else if named.ID != h.KeyID {
@@ -171,10 +182,16 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 	}
 	secret, ok := k.secrets[h.MaterialID]
 	if !ok {
+		if named == nil {
+			k.release()
+		}
 		return nil, nil, h.MaterialID, invalidCiphertext()
 	}
 	plaintext, err := ciphertext.Open(secret, blob, ec)
 	if err != nil {
+		if named == nil {
+			k.release()
+		}
 		return nil, nil, h.MaterialID, invalidCiphertext()
 	}
 	return k, plaintext, h.MaterialID, nil
@@ -192,15 +209,18 @@ func (s *Service) dryRunWithoutCiphertext(call *Call, keyID *string, action stri
 		return kmsapi.Errorf(kmsapi.ValidationException,
 			"KeyId is required when the IGNORE_CIPHERTEXT dry run modifier is used.")
 	}
-	if _, err := s.usableKey(call, *keyID, action, kmsapi.KeyUsageTypeEncryptDecrypt); err != nil {
+	k, err := s.usableKey(call, *keyID, action, kmsapi.KeyUsageTypeEncryptDecrypt)
+	if err != nil {
 		return err
 	}
+	k.release()
 	return dryRunError()
 }
 
 // decrypt decrypts a ciphertext for Decrypt and ReEncrypt. A symmetric blob
 // names its key; an RSA ciphertext does not, so then keyID must name the RSA
-// key and alg its algorithm. mid is the material of a symmetric blob.
+// key and alg its algorithm. mid is the material of a symmetric blob. The
+// caller must release k.
 func (s *Service) decrypt(call *Call, blob []byte, ec map[string]string, keyID *string, alg *kmsapi.EncryptionAlgorithmSpec, action string) (
 	k *liveKey, plaintext []byte, mid *ciphertext.MaterialID, err error) {
 	var named *liveKey
@@ -210,32 +230,46 @@ func (s *Service) decrypt(call *Call, blob []byte, ec map[string]string, keyID *
 			return nil, nil, nil, err
 		}
 		if named.KeySpec != kmsapi.KeySpecSymmetricDefault {
-			if alg == nil {
-				// AWS reads the ciphertext as a symmetric one first, and fails.
-				return nil, nil, nil, invalidCiphertext()
-			}
-			if err := checkAlgorithm(named.Key, alg); err != nil {
-				return nil, nil, nil, err
-			}
-			if err := noContextForAsymmetric(named.Key, ec); err != nil {
-				return nil, nil, nil, err
-			}
-			plaintext, err := named.private.Decrypt(*alg, blob)
+			plaintext, err := decryptAsymmetric(named, blob, ec, alg)
 			if err != nil {
-				return nil, nil, nil, invalidCiphertext()
+				named.release()
+				return nil, nil, nil, err
 			}
 			return named, plaintext, nil, nil
 		}
 	}
 	k, plaintext, m, err := s.open(call, blob, ec, named, action)
 	if err != nil {
+		if named != nil {
+			named.release()
+		}
 		return nil, nil, nil, err
 	}
 	if err := checkAlgorithm(k.Key, alg); err != nil {
 		clear(plaintext)
+		k.release()
 		return nil, nil, nil, err
 	}
 	return k, plaintext, &m, nil
+}
+
+// decryptAsymmetric decrypts an RSA ciphertext with the key the caller named.
+func decryptAsymmetric(k *liveKey, blob []byte, ec map[string]string, alg *kmsapi.EncryptionAlgorithmSpec) ([]byte, error) {
+	if alg == nil {
+		// AWS reads the ciphertext as a symmetric one first, and fails.
+		return nil, invalidCiphertext()
+	}
+	if err := checkAlgorithm(k.Key, alg); err != nil {
+		return nil, err
+	}
+	if err := noContextForAsymmetric(k.Key, ec); err != nil {
+		return nil, err
+	}
+	plaintext, err := k.private.Decrypt(*alg, blob)
+	if err != nil {
+		return nil, invalidCiphertext()
+	}
+	return plaintext, nil
 }
 
 func (s *Service) Decrypt(ctx context.Context, call *Call, in *kmsapi.DecryptRequest) (*kmsapi.DecryptResponse, error) {
@@ -249,6 +283,7 @@ func (s *Service) Decrypt(ctx context.Context, call *Call, in *kmsapi.DecryptReq
 	if err != nil {
 		return nil, s.internalError(ctx, "Decrypt", err)
 	}
+	defer k.release()
 	if in.GetDryRun() {
 		clear(plaintext)
 		return nil, dryRunError()
@@ -262,23 +297,32 @@ func (s *Service) Decrypt(ctx context.Context, call *Call, in *kmsapi.DecryptReq
 }
 
 func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryptRequest) (*kmsapi.ReEncryptResponse, error) {
+	// destination returns the destination key with a reference for the caller.
 	destination := func(c *Call) (*liveKey, error) {
 		dst, err := s.usableKey(c, in.GetDestinationKeyId(), "kms:ReEncryptTo", kmsapi.KeyUsageTypeEncryptDecrypt)
 		if err != nil {
 			return nil, err
 		}
 		if err := checkAlgorithm(dst.Key, in.DestinationEncryptionAlgorithm); err != nil {
+			dst.release()
 			return nil, err
 		}
-		return dst, noContextForAsymmetric(dst.Key, in.DestinationEncryptionContext)
+		if err := noContextForAsymmetric(dst.Key, in.DestinationEncryptionContext); err != nil {
+			dst.release()
+			return nil, err
+		}
+		return dst, nil
 	}
 	if in.GetDryRun() && ignoresCiphertext(in.DryRunModifiers) {
 		if err := s.dryRunWithoutCiphertext(call, in.SourceKeyId, "kms:ReEncryptFrom"); !isDryRun(err) {
 			return nil, err
 		}
-		if _, err := destination(call); err != nil {
+		dstCall := *call
+		dst, err := destination(&dstCall)
+		if err != nil {
 			return nil, err
 		}
+		dst.release()
 		return nil, dryRunError()
 	}
 	src, plaintext, srcMaterial, err := s.decrypt(call, in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyId,
@@ -286,13 +330,15 @@ func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryp
 	if err != nil {
 		return nil, s.internalError(ctx, "ReEncrypt", err)
 	}
+	defer src.release()
 	defer clear(plaintext)
 	// The audit record names the source key; the destination is checked on a copy of the call.
 	dstCall := *call
 	dst, err := destination(&dstCall)
 	if err != nil {
-		return nil, err
+		return nil, s.internalError(ctx, "ReEncrypt", err)
 	}
+	defer dst.release()
 	if in.GetDryRun() {
 		return nil, dryRunError()
 	}
@@ -332,60 +378,62 @@ func dataKeySize(spec *kmsapi.DataKeySpec, n *int32) (int, error) {
 	}
 }
 
-// generateDataKey makes a random data key and its encrypted copy.
+// generateDataKey makes a random data key and its encrypted copy under the
+// key keyID names, whose ARN it returns.
 func (s *Service) generateDataKey(ctx context.Context, call *Call, op string, keyID string, spec *kmsapi.DataKeySpec, n *int32,
-	ec map[string]string, dryRun bool) (k *liveKey, plaintext, blob []byte, mid ciphertext.MaterialID, err error) {
+	ec map[string]string, dryRun bool) (arn string, plaintext, blob []byte, mid ciphertext.MaterialID, err error) {
 	size, err := dataKeySize(spec, n)
 	if err != nil {
-		return nil, nil, nil, mid, err
+		return "", nil, nil, mid, err
 	}
-	k, err = s.usableKey(call, keyID, "kms:"+op, kmsapi.KeyUsageTypeEncryptDecrypt)
+	k, err := s.usableKey(call, keyID, "kms:"+op, kmsapi.KeyUsageTypeEncryptDecrypt)
 	if err != nil {
-		return nil, nil, nil, mid, err
+		return "", nil, nil, mid, s.internalError(ctx, op, err)
 	}
+	defer k.release()
 	if err := symmetricOnly(k.Key); err != nil {
-		return nil, nil, nil, mid, err
+		return "", nil, nil, mid, err
 	}
 	if dryRun {
-		return nil, nil, nil, mid, dryRunError()
+		return "", nil, nil, mid, dryRunError()
 	}
 	plaintext, err = s.randomBytes(size)
 	if err != nil {
-		return nil, nil, nil, mid, s.internalError(ctx, op, err)
+		return "", nil, nil, mid, s.internalError(ctx, op, err)
 	}
 	blob, mid, err = s.seal(k, plaintext, ec)
 	if err != nil {
 		clear(plaintext)
-		return nil, nil, nil, mid, s.internalError(ctx, op, err)
+		return "", nil, nil, mid, s.internalError(ctx, op, err)
 	}
-	return k, plaintext, blob, mid, nil
+	return k.ARN(), plaintext, blob, mid, nil
 }
 
 func (s *Service) GenerateDataKey(ctx context.Context, call *Call, in *kmsapi.GenerateDataKeyRequest) (*kmsapi.GenerateDataKeyResponse, error) {
 	if in.Recipient != nil {
 		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "Recipient is not supported by this server yet.")
 	}
-	k, plaintext, blob, mid, err := s.generateDataKey(ctx, call, "GenerateDataKey", in.GetKeyId(), in.KeySpec, in.NumberOfBytes, in.EncryptionContext, in.GetDryRun())
+	arn, plaintext, blob, mid, err := s.generateDataKey(ctx, call, "GenerateDataKey", in.GetKeyId(), in.KeySpec, in.NumberOfBytes, in.EncryptionContext, in.GetDryRun())
 	if err != nil {
 		return nil, err
 	}
 	return &kmsapi.GenerateDataKeyResponse{
 		CiphertextBlob: blob,
 		Plaintext:      plaintext,
-		KeyId:          new(k.ARN()),
+		KeyId:          new(arn),
 		KeyMaterialId:  new(mid.String()),
 	}, nil
 }
 
 func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, call *Call, in *kmsapi.GenerateDataKeyWithoutPlaintextRequest) (*kmsapi.GenerateDataKeyWithoutPlaintextResponse, error) {
-	k, plaintext, blob, mid, err := s.generateDataKey(ctx, call, "GenerateDataKeyWithoutPlaintext", in.GetKeyId(), in.KeySpec, in.NumberOfBytes, in.EncryptionContext, in.GetDryRun())
+	arn, plaintext, blob, mid, err := s.generateDataKey(ctx, call, "GenerateDataKeyWithoutPlaintext", in.GetKeyId(), in.KeySpec, in.NumberOfBytes, in.EncryptionContext, in.GetDryRun())
 	if err != nil {
 		return nil, err
 	}
 	clear(plaintext)
 	return &kmsapi.GenerateDataKeyWithoutPlaintextResponse{
 		CiphertextBlob: blob,
-		KeyId:          new(k.ARN()),
+		KeyId:          new(arn),
 		KeyMaterialId:  new(mid.String()),
 	}, nil
 }

@@ -16,10 +16,9 @@ import (
 // and the schedule is empty once every due key is gone.
 func TestDeletionSchedule(t *testing.T) {
 	ctx := context.Background()
-	s, db := newTestService(t, t.TempDir())
+	clock := newTestClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s, db := newTestServiceWith(t, t.TempDir(), Config{Now: clock.Now})
 	defer db.Close()
-	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s.now = func() time.Time { return clock }
 	call := devCall
 	ids := make([]string, 4)
 	for i := range ids {
@@ -48,12 +47,12 @@ func TestDeletionSchedule(t *testing.T) {
 	schedule(ids[3], 8) // rescheduled: only the new date counts
 
 	exists := func(id string) bool {
-		err := db.View(func(tx store.Tx) error { _, err := tx.Get(store.Keys, id); return err })
+		err := db.View(func(tx store.Tx) error { _, err := tx.Get(store.Keys, keyStoreKey(call.Region, id)); return err })
 		return !errors.Is(err, store.ErrNotFound)
 	}
 	sweep := func(at time.Time, wantDeleted int, wantLeft ...string) {
 		t.Helper()
-		clock = at
+		clock.Set(at)
 		n, err := s.DeleteDueKeys(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	json "github.com/go-json-experiment/json"
@@ -82,9 +83,24 @@ func (k *Key) material(id ciphertext.MaterialID) *Material {
 	return nil
 }
 
-// materialAAD binds a wrapped material to its key and version, so that a
-// wrapped blob moved to another key or version fails to unwrap.
-func materialAAD(keyID string, id ciphertext.MaterialID) []byte {
+// materialAAD binds a wrapped material to its key, version and every
+// attribute of the key that decides what the material may be used for, so
+// a wrapped blob moved to another key, region or account, or a key whose
+// spec, usage or origin was rewritten, fails to unwrap (the record's seal,
+// store/sealed, catches the same changes first; this holds even without it).
+func materialAAD(k *Key, id ciphertext.MaterialID) []byte {
+	b := make([]byte, 0, 160)
+	b = append(b, "trent key material v2\x00"...)
+	for _, f := range []string{k.Region, k.Account, k.ID, string(k.KeySpec), string(k.KeyUsage), string(k.Origin)} {
+		b = append(b, f...)
+		b = append(b, 0)
+	}
+	return hex.AppendEncode(b, id[:])
+}
+
+// materialAADv1 is what material was bound to before v2: only the key ID and
+// the material ID. Only the migration of an old store reads it.
+func materialAADv1(keyID string, id ciphertext.MaterialID) []byte {
 	return []byte("trent key material v1\x00" + keyID + "\x00" + hex.EncodeToString(id[:]))
 }
 
@@ -132,28 +148,39 @@ func (k *Key) sortTags() {
 	sort.Slice(k.Tags, func(i, j int) bool { return k.Tags[i].Key < k.Tags[j].Key })
 }
 
-// Reading and writing keys in a transaction.
+// Reading and writing keys in a transaction. Keys are stored by region and
+// ID: the replicas of a multi-Region key share its ID.
 
 func accountIndexKey(account, region, id string) string {
 	return account + "/" + region + "/" + id
 }
 
-func getKey(tx store.Tx, id string) (*Key, error) {
-	v, err := tx.Get(store.Keys, id)
+func keyStoreKey(region, id string) string { return region + "/" + id }
+
+func decodeKey(v []byte) (*Key, error) {
+	k := new(Key)
+	if err := json.Unmarshal(v, k); err != nil {
+		return nil, fmt.Errorf("decoding key record: %w", err)
+	}
+	return k, nil
+}
+
+func getKey(tx store.Tx, region, id string) (*Key, error) {
+	v, err := tx.Get(store.Keys, keyStoreKey(region, id))
 	if err != nil {
 		return nil, err
 	}
-	k := new(Key)
-	if err := json.Unmarshal(v, k); err != nil {
-		return nil, fmt.Errorf("decoding key %s: %w", id, err)
+	k, err := decodeKey(v)
+	if err == nil && (k.ID != id || k.Region != region) {
+		err = fmt.Errorf("key record %s/%s holds key %s/%s", region, id, k.Region, k.ID)
 	}
-	return k, nil
+	return k, err
 }
 
 // putKey stores a key and keeps the indexes in step: the account listing
 // and, for a key pending deletion, the deletion schedule.
 func putKey(tx store.Tx, k *Key) error {
-	old, err := getKey(tx, k.ID)
+	old, err := getKey(tx, k.Region, k.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -171,7 +198,7 @@ func putKey(tx store.Tx, k *Key) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Put(store.Keys, k.ID, v); err != nil {
+	if err := tx.Put(store.Keys, keyStoreKey(k.Region, k.ID), v); err != nil {
 		return err
 	}
 	return tx.Put(store.KeysByAcc, accountIndexKey(k.Account, k.Region, k.ID), nil)
@@ -182,12 +209,41 @@ const deletionTimeLayout = "20060102T150405.000000000Z"
 
 // deletionIndexKey is a pending key's entry in store.Deletions.
 func deletionIndexKey(k *Key) string {
-	return k.DeletionDate.UTC().Format(deletionTimeLayout) + "/" + k.ID
+	return k.DeletionDate.UTC().Format(deletionTimeLayout) + "/" + k.Region + "/" + k.ID
 }
 
-// deleteKey removes a key, its index entry and every alias that points to it.
+// parseDeletionIndexKey is the inverse of deletionIndexKey.
+func parseDeletionIndexKey(entry string) (at time.Time, region, id string, err error) {
+	date, rest, ok1 := strings.Cut(entry, "/")
+	region, id, ok2 := strings.Cut(rest, "/")
+	if !ok1 || !ok2 {
+		return at, "", "", fmt.Errorf("malformed deletion index entry %q", entry)
+	}
+	at, err = time.Parse(deletionTimeLayout, date)
+	if err != nil {
+		return at, "", "", fmt.Errorf("malformed deletion index entry %q: %w", entry, err)
+	}
+	return at, region, id, nil
+}
+
+// aliasIndexPrefix is where a key's entries in store.AliasesByKey start.
+func aliasIndexPrefix(region, keyID string) string { return region + "/" + keyID + "/" }
+
+// aliasesOf lists the names of the aliases that point to a key, from the
+// per-key index: it reads at most the key's own aliases (50).
+func aliasesOf(tx store.Tx, region, keyID string) ([]string, error) {
+	var names []string
+	prefix := aliasIndexPrefix(region, keyID)
+	err := tx.Scan(store.AliasesByKey, prefix, "", func(entry string, _ []byte) (bool, error) {
+		names = append(names, entry[len(prefix):])
+		return true, nil
+	})
+	return names, err
+}
+
+// deleteKey removes a key, its index entries and every alias that points to it.
 func deleteKey(tx store.Tx, k *Key) error {
-	if err := tx.Delete(store.Keys, k.ID); err != nil {
+	if err := tx.Delete(store.Keys, keyStoreKey(k.Region, k.ID)); err != nil {
 		return err
 	}
 	if err := tx.Delete(store.Deletions, deletionIndexKey(k)); err != nil {
@@ -196,22 +252,15 @@ func deleteKey(tx store.Tx, k *Key) error {
 	if err := tx.Delete(store.KeysByAcc, accountIndexKey(k.Account, k.Region, k.ID)); err != nil {
 		return err
 	}
-	var doomed []string
-	err := tx.Scan(store.Aliases, accountIndexKey(k.Account, k.Region, ""), "", func(name string, v []byte) (bool, error) {
-		a, err := decodeAlias(v)
-		if err != nil {
-			return false, err
-		}
-		if a.TargetKeyID == k.ID {
-			doomed = append(doomed, name)
-		}
-		return true, nil
-	})
+	names, err := aliasesOf(tx, k.Region, k.ID)
 	if err != nil {
 		return err
 	}
-	for _, name := range doomed {
-		if err := tx.Delete(store.Aliases, name); err != nil {
+	for _, name := range names {
+		if err := tx.Delete(store.Aliases, aliasStoreKey(k.Account, k.Region, name)); err != nil {
+			return err
+		}
+		if err := tx.Delete(store.AliasesByKey, aliasIndexPrefix(k.Region, k.ID)+name); err != nil {
 			return err
 		}
 	}

@@ -78,7 +78,7 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 		Tags:         tags,
 	}
 	call.KeyARN = k.ARN()
-	m, err := s.newMaterial(k.ID, spec, now)
+	m, err := s.newMaterial(k, now)
 	if err != nil {
 		return nil, s.internalError(ctx, "CreateKey", err)
 	}
@@ -89,16 +89,17 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 	return &kmsapi.CreateKeyResponse{KeyMetadata: k.metadata()}, nil
 }
 
-// newMaterial makes fresh key material of the given spec, wrapped under the
-// root key: 256 random bits for a symmetric key, a private key or an HMAC
-// key otherwise. The plaintext material lives only in this function.
-func (s *Service) newMaterial(keyID string, spec kmsapi.KeySpec, now time.Time) (Material, error) {
+// newMaterial makes fresh key material for k, wrapped under the root key
+// and bound to k's attributes: 256 random bits for a symmetric key, a
+// private key or an HMAC key otherwise. The plaintext material lives only
+// in this function.
+func (s *Service) newMaterial(k *Key, now time.Time) (Material, error) {
 	var secret []byte
 	var err error
-	if spec == kmsapi.KeySpecSymmetricDefault {
+	if k.KeySpec == kmsapi.KeySpecSymmetricDefault {
 		secret, err = s.randomBytes(32)
 	} else {
-		secret, err = keyspec.Generate(spec, s.rand)
+		secret, err = keyspec.Generate(k.KeySpec, s.rand)
 	}
 	if err != nil {
 		return Material{}, err
@@ -110,7 +111,7 @@ func (s *Service) newMaterial(keyID string, spec kmsapi.KeySpec, now time.Time) 
 		return Material{}, err
 	}
 	copy(id[:], idBytes)
-	wrapped, err := s.root.Wrap(secret, materialAAD(keyID, id))
+	wrapped, err := s.root.Wrap(secret, materialAAD(k, id))
 	if err != nil {
 		return Material{}, err
 	}
@@ -139,9 +140,14 @@ func keyUsageFor(spec kmsapi.KeySpec, usage *kmsapi.KeyUsageType) (kmsapi.KeyUsa
 	return *usage, nil
 }
 
-// unwrap returns the plaintext of a key's material. Callers clear it when done.
+// unwrap returns the plaintext of a key's material. Callers clear it when
+// done. Material that does not unwrap was tampered with: errTampered.
 func (s *Service) unwrap(k *Key, m *Material) ([]byte, error) {
-	return s.root.Unwrap(m.Wrapped, materialAAD(k.ID, m.ID))
+	secret, err := s.root.Unwrap(m.Wrapped, materialAAD(k, m.ID))
+	if err != nil {
+		return nil, fmt.Errorf("%w: material %s of key %s does not unwrap under its attributes: %v", errTampered, m.ID, k.ARN(), err)
+	}
+	return secret, nil
 }
 
 func (s *Service) DescribeKey(ctx context.Context, call *Call, in *kmsapi.DescribeKeyRequest) (*kmsapi.DescribeKeyResponse, error) {
@@ -151,6 +157,7 @@ func (s *Service) DescribeKey(ctx context.Context, call *Call, in *kmsapi.Descri
 	if err != nil {
 		return nil, s.internalError(ctx, "DescribeKey", err)
 	}
+	defer k.release()
 	return &kmsapi.DescribeKeyResponse{KeyMetadata: k.metadata()}, nil
 }
 
@@ -169,7 +176,7 @@ func (s *Service) changeKey(ctx context.Context, call *Call, op, id string, fn f
 		return putKey(tx, k)
 	})
 	if k != nil {
-		s.cache.evict(k.ID) // after the commit: see keyCache
+		s.cache.evict(k.Region, k.ID) // after the commit: see keyCache
 	}
 	if err != nil {
 		return nil, s.internalError(ctx, op, err)
@@ -261,21 +268,18 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, call *Call, in *kmsapi.
 // schedule, not every key. It returns how many keys it deleted.
 func (s *Service) DeleteDueKeys(ctx context.Context) (int, error) {
 	now := s.now()
-	var due []string
+	type due struct{ region, id string }
+	var dues []due
 	err := s.store.View(func(tx store.Tx) error {
 		return tx.Scan(store.Deletions, "", "", func(entry string, _ []byte) (bool, error) {
-			date, id, ok := strings.Cut(entry, "/")
-			if !ok {
-				return false, fmt.Errorf("malformed deletion index entry %q", entry)
-			}
-			at, err := time.Parse(deletionTimeLayout, date)
+			at, region, id, err := parseDeletionIndexKey(entry)
 			if err != nil {
-				return false, fmt.Errorf("malformed deletion index entry %q: %w", entry, err)
+				return false, err
 			}
 			if at.After(now) {
 				return false, nil // entries are in date order: the rest are later
 			}
-			due = append(due, id)
+			dues = append(dues, due{region, id})
 			return true, nil
 		})
 	})
@@ -283,11 +287,11 @@ func (s *Service) DeleteDueKeys(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	deleted := 0
-	for _, id := range due {
+	for _, d := range dues {
 		var gone *Key // set afresh on every run: the store may run fn twice
 		err := s.store.Update(func(tx store.Tx) error {
 			gone = nil
-			k, err := getKey(tx, id)
+			k, err := getKey(tx, d.region, d.id)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
 			}
@@ -297,13 +301,21 @@ func (s *Service) DeleteDueKeys(ctx context.Context) (int, error) {
 			gone = k
 			return deleteKey(tx, k)
 		})
-		s.cache.evict(id)
+		s.cache.evict(d.region, d.id)
 		if err != nil {
 			return deleted, err
 		}
 		if gone != nil {
 			deleted++
 			s.logger.InfoContext(ctx, "deleted key at the end of its waiting period", "key", gone.ARN())
+		}
+	}
+	if deleted > 0 {
+		// The records are gone from the store; make them gone from its
+		// files too, so the material cannot be recovered even with the
+		// root key.
+		if err := s.scrub(); err != nil {
+			return deleted, fmt.Errorf("erasing deleted keys from the store's files: %w", err)
 		}
 	}
 	return deleted, nil
@@ -346,7 +358,7 @@ func (s *Service) ListKeys(ctx context.Context, call *Call, in *kmsapi.ListKeysR
 	err = s.store.View(func(tx store.Tx) error {
 		return tx.Scan(store.KeysByAcc, prefix, after, func(ik string, _ []byte) (bool, error) {
 			id := ik[len(prefix):]
-			k, err := getKey(tx, id)
+			k, err := getKey(tx, call.Region, id)
 			if errors.Is(err, store.ErrNotFound) || (err == nil && k.deletionDue(now)) {
 				return true, nil
 			}

@@ -5,29 +5,71 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/rootkey"
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/bolt"
+	"github.com/trent-kms/trent/internal/store/sealed"
 )
 
-func newTestService(t *testing.T, dir string) (*Service, *store.Bolt) {
+// newTestService opens a service over a sealed bbolt store in dir. Closing
+// the returned store is the test's business; the service is closed when
+// the test ends.
+func newTestService(t *testing.T, dir string) (*Service, *sealed.Store) {
+	return newTestServiceWith(t, dir, Config{})
+}
+
+// newTestServiceWith is newTestService with settings (the store and root
+// key in cfg are filled in).
+func newTestServiceWith(t *testing.T, dir string, cfg Config) (*Service, *sealed.Store) {
 	t.Helper()
 	root, err := rootkey.LoadOrCreateFile(filepath.Join(dir, "root.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.OpenBolt(filepath.Join(dir, "trent.db"))
+	raw, err := bolt.Open(filepath.Join(dir, "trent.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Store: db, RootKey: root})
+	db, _, err := sealed.Open(raw, root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Store, cfg.RootKey = db, root
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
 	return s, db
 }
+
+// testClock is a clock tests move by hand; the service's sweeper reads it
+// concurrently.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock(t time.Time) *testClock { return &testClock{t: t} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+func (c *testClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 var devCall = Call{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Region: "us-east-1"}
 
@@ -44,7 +86,10 @@ func TestStoreHoldsNoKeyMaterial(t *testing.T) {
 		t.Fatal(err)
 	}
 	var k *Key
-	if err := db.View(func(tx store.Tx) (err error) { k, err = getKey(tx, created.KeyMetadata.GetKeyId()); return err }); err != nil {
+	if err := db.View(func(tx store.Tx) (err error) {
+		k, err = getKey(tx, call.Region, created.KeyMetadata.GetKeyId())
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	material, err := s.unwrap(k, k.current())
@@ -90,7 +135,7 @@ func TestWrappedMaterialIsBoundToItsKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		db.View(func(tx store.Tx) error {
-			k, err := getKey(tx, out.KeyMetadata.GetKeyId())
+			k, err := getKey(tx, call.Region, out.KeyMetadata.GetKeyId())
 			keys = append(keys, k)
 			return err
 		})

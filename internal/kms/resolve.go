@@ -70,7 +70,7 @@ func (s *Service) lookupKey(tx store.Tx, call *Call, id string, kind idKind, act
 	if err != nil {
 		return nil, err
 	}
-	k, err := getKey(tx, keyID)
+	k, err := getKey(tx, call.Region, keyID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, keyNotFound(call, id, keyID)
 	}
@@ -240,10 +240,28 @@ func getAlias(tx store.Tx, account, region, name string) (*alias, error) {
 	return decodeAlias(v)
 }
 
-func putAlias(tx store.Tx, account, region string, a *alias) error {
+// putAlias stores an alias and keeps the per-key index in step. oldTarget
+// is the key the alias pointed to before; empty for a new alias.
+func putAlias(tx store.Tx, account, region string, a *alias, oldTarget string) error {
 	v, err := json.Marshal(a)
 	if err != nil {
 		return err
 	}
+	if oldTarget != "" && oldTarget != a.TargetKeyID {
+		if err := tx.Delete(store.AliasesByKey, aliasIndexPrefix(region, oldTarget)+a.Name); err != nil {
+			return err
+		}
+	}
+	if err := tx.Put(store.AliasesByKey, aliasIndexPrefix(region, a.TargetKeyID)+a.Name, nil); err != nil {
+		return err
+	}
 	return tx.Put(store.Aliases, aliasStoreKey(account, region, a.Name), v)
+}
+
+// deleteAlias removes an alias and its per-key index entry.
+func deleteAlias(tx store.Tx, account, region string, a *alias) error {
+	if err := tx.Delete(store.AliasesByKey, aliasIndexPrefix(region, a.TargetKeyID)+a.Name); err != nil {
+		return err
+	}
+	return tx.Delete(store.Aliases, aliasStoreKey(account, region, a.Name))
 }

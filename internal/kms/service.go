@@ -17,11 +17,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/rootkey"
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sealed"
 )
 
 // Partition is the ARN partition of every resource trent serves.
@@ -63,7 +65,8 @@ type Config struct {
 	KeyCacheSize int
 }
 
-// Service is the KMS. It is safe for concurrent use.
+// Service is the KMS. It is safe for concurrent use. Close stops its
+// background work and wipes the keys it holds in memory.
 type Service struct {
 	store  store.Store
 	root   rootkey.Wrapper
@@ -72,6 +75,10 @@ type Service struct {
 	rand   io.Reader
 	logger *slog.Logger
 	cache  *keyCache
+
+	stop      chan struct{}
+	closeOnce sync.Once
+	sweeper   sync.WaitGroup
 }
 
 // New returns a Service over the given store and root key.
@@ -107,7 +114,46 @@ func New(cfg Config) (*Service, error) {
 		size = 10000
 	}
 	s.cache = newKeyCache(ttl, size)
+	s.stop = make(chan struct{})
+	s.sweeper.Add(1)
+	go func() {
+		defer s.sweeper.Done()
+		s.runSweeper(s.stop)
+	}()
 	return s, nil
+}
+
+// Close stops the cache sweeper and wipes every cached key. It does not
+// close the store.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	s.sweeper.Wait()
+	return nil
+}
+
+// errTampered marks failures that mean stored data was changed outside
+// trent: key material that does not unwrap under its key's attributes.
+var errTampered = errors.New("tampering detected")
+
+// tampered reports whether err means stored data failed authentication.
+func tampered(err error) bool {
+	return errors.Is(err, errTampered) || errors.Is(err, sealed.ErrTampered)
+}
+
+// scrub asks the store's backend to erase deleted records from its files,
+// if it can (store.Scrubber).
+func (s *Service) scrub() error {
+	st := s.store
+	for {
+		if sc, ok := st.(store.Scrubber); ok {
+			return sc.Scrub()
+		}
+		r, ok := st.(interface{ Raw() store.Store })
+		if !ok {
+			return nil
+		}
+		st = r.Raw()
+	}
 }
 
 // SameAccount is the authorisation in force until key policies, IAM
@@ -126,13 +172,18 @@ func (SameAccount) Authorize(call *Call, action string, key *Key) error {
 
 // internalError logs err and returns the generic KMSInternalException, so
 // that nothing about the failure (which could concern key material) leaks
-// to the caller.
+// to the caller. Tampering is logged as such: it is an emergency, and the
+// record concerned is never used.
 func (s *Service) internalError(ctx context.Context, op string, err error) error {
 	var kerr *kmsapi.Error
 	if errors.As(err, &kerr) {
 		return kerr
 	}
-	s.logger.ErrorContext(ctx, "internal error", "op", op, "err", err)
+	if tampered(err) {
+		s.logger.ErrorContext(ctx, "TAMPERING DETECTED: stored data failed authentication and was not used", "op", op, "err", err)
+	} else {
+		s.logger.ErrorContext(ctx, "internal error", "op", op, "err", err)
+	}
 	return kmsapi.Errorf(kmsapi.KMSInternalException, "An internal error occurred. Try again later.")
 }
 

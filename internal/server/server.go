@@ -24,6 +24,8 @@ import (
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/rootkey"
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/bolt"
+	"github.com/trent-kms/trent/internal/store/sealed"
 )
 
 // Options are the knobs tests turn; a production server uses the zero value.
@@ -71,7 +73,7 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.OpenBolt(filepath.Join(cfg.DataDir, "trent.db"))
+	db, err := OpenStore(filepath.Join(cfg.DataDir, "trent.db"), root, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +127,30 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	return s, nil
 }
 
+// OpenStore opens the embedded store at path with its records sealed
+// under root's store secret, migrating a store written before records were
+// sealed. It refuses a store written under another root key.
+func OpenStore(path string, root rootkey.Wrapper, logger *slog.Logger) (*sealed.Store, error) {
+	raw, err := bolt.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	db, status, err := sealed.Open(raw, root, nil)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	if status == sealed.Legacy {
+		keys, aliases, err := kms.MigrateLegacy(db, root)
+		if err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("migrating the store to the sealed record format: %w", err)
+		}
+		logger.Warn("migrated the store to the sealed record format", "keys", keys, "aliases", aliases)
+	}
+	return db, nil
+}
+
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.listener.Addr() }
 
@@ -147,6 +173,9 @@ func (s *Server) Close() error {
 
 func (s *Server) closeResources() error {
 	var errs []error
+	if s.service != nil {
+		errs = append(errs, s.service.Close())
+	}
 	if s.store != nil {
 		errs = append(errs, s.store.Close())
 	}

@@ -1,5 +1,7 @@
 // Package store is trent's persistence: a small transactional key-value
-// interface and its backends.
+// interface. Each backend lives in its own subpackage (store/bolt, the
+// embedded default), so a database driver never reaches other importers;
+// store/sealed authenticates every record of any backend.
 //
 // The service keeps every record it owns (keys, aliases, ...) as an opaque
 // value under a string key in one of a few tables. That is all a backend has
@@ -15,14 +17,16 @@ type Table string
 
 // The tables trent uses. A backend creates them all when it opens.
 const (
-	Keys      Table = "keys"       // key ID → key record
-	KeysByAcc Table = "keys-index" // account/region/key ID → empty, for listing
-	Aliases   Table = "aliases"    // account/region/alias name → alias record
-	Deletions Table = "deletions"  // deletion date/key ID → empty, in date order
+	Keys         Table = "keys"           // region/key ID → key record
+	KeysByAcc    Table = "keys-index"     // account/region/key ID → empty, for listing
+	Aliases      Table = "aliases"        // account/region/alias name → alias record
+	AliasesByKey Table = "aliases-by-key" // region/key ID/alias name → empty, to count and drop a key's aliases
+	Deletions    Table = "deletions"      // deletion date/region/key ID → empty, in date order
+	Meta         Table = "meta"           // the store's own records: format version, wrapped store secret
 )
 
 // Tables lists every table, for backends that must create them up front.
-var Tables = []Table{Keys, KeysByAcc, Aliases, Deletions}
+var Tables = []Table{Keys, KeysByAcc, Aliases, AliasesByKey, Deletions, Meta}
 
 // ErrNotFound is returned by Tx.Get for a key that is not in the table.
 var ErrNotFound = errors.New("store: not found")
@@ -57,4 +61,13 @@ type Tx interface {
 	// the key after (all such keys if after is empty), in ascending byte
 	// order, until fn returns false or an error.
 	Scan(t Table, prefix, after string, fn func(key string, value []byte) (more bool, err error)) error
+}
+
+// Scrubber is a Store that can erase what deleted records leave behind in
+// its files (free pages, old row versions), so that deleted key material
+// cannot be recovered from them even with the root key. The deletion sweep
+// calls Scrub after it has deleted keys. A Store that is not a Scrubber
+// gives no such guarantee; its documentation says what an operator must do.
+type Scrubber interface {
+	Scrub() error
 }
