@@ -71,7 +71,37 @@ type server struct {
 // data directory and waits until it prints its endpoint.
 func startServer(t *testing.T, dataDir string) *server {
 	t.Helper()
-	cmd := exec.Command(trentBinary, "serve", "--listen", "127.0.0.1:0", "--data", dataDir)
+	return startTrent(t, dataDir, "serve", "--listen", "127.0.0.1:0", "--data", dataDir)
+}
+
+// startServerWithConfig runs trent with a config file holding cfg (JSON),
+// on a free loopback port; data_dir is set to dataDir.
+func startServerWithConfig(t *testing.T, dataDir string, cfg map[string]any) *server {
+	t.Helper()
+	cfg["data_dir"] = dataDir
+	cfg["listen"] = "127.0.0.1:0"
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "trent.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startTrent(t, dataDir, "serve", "--config", path)
+}
+
+// devConfig is dev mode's configuration as a config file, to change.
+func devConfig() map[string]any {
+	return map[string]any{
+		"root_key": map[string]any{"file": "root.key"},
+		"accounts": []any{map[string]any{"id": account, "access_keys": []any{map[string]any{"id": accessKey, "secret": secretKey}}}},
+	}
+}
+
+func startTrent(t *testing.T, dataDir string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(trentBinary, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +115,10 @@ func startServer(t *testing.T, dataDir string) *server {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if u, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "endpoint:"); ok {
+			line := strings.TrimSpace(sc.Text())
+			if u, ok := strings.CutPrefix(line, "endpoint:"); ok {
+				urls <- strings.TrimSpace(u)
+			} else if u, ok := strings.CutPrefix(line, "trent is serving on "); ok {
 				urls <- strings.TrimSpace(u)
 			}
 		}
@@ -175,6 +208,8 @@ type signedRequest struct {
 	Unsigned  bool      // send no Authorization header at all
 	RawTarget string    // if set, the whole X-Amz-Target value
 	Region    string    // default region
+	// Before and After change the request before and after it is signed.
+	Before, After func(*http.Request)
 }
 
 // do sends a request signed with the SDK's own SigV4 signer.
@@ -190,6 +225,9 @@ func (s *server) do(t *testing.T, r signedRequest) rawResponse {
 	}
 	req.Header.Set("X-Amz-Target", target)
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	if r.Before != nil {
+		r.Before(req)
+	}
 	if !r.Unsigned {
 		creds := aws.Credentials{AccessKeyID: or(r.AccessKey, accessKey), SecretAccessKey: or(r.Secret, secretKey)}
 		at := r.SigningAt
@@ -201,6 +239,9 @@ func (s *server) do(t *testing.T, r signedRequest) rawResponse {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	if r.After != nil {
+		r.After(req)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

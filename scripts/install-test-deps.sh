@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, and nothing
-# more: Debian's AWS CLI and OpenSSL (the tests drive and check trent with
-# them; taskset for the benchmarks). Go itself must
-# already be installed (see README.md). Safe to run again.
+# more: a C compiler (go test -race needs cgo), Debian's AWS CLI and OpenSSL
+# (the tests drive and check trent with them), util-linux (taskset for the
+# benchmarks, prlimit for the audit tests). Go itself must already be
+# installed (see README.md). Safe to run again.
 set -euo pipefail
 
 need_apt=()
+command -v gcc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 [ -x /usr/bin/aws ] || need_apt+=(awscli)
 [ -x /usr/bin/openssl ] || need_apt+=(openssl)
-[ -x /usr/bin/taskset ] || need_apt+=(util-linux)
+{ [ -x /usr/bin/taskset ] && [ -x /usr/bin/prlimit ]; } || need_apt+=(util-linux)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""

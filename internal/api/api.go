@@ -6,6 +6,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -38,11 +39,13 @@ var contentTypeValue = []string{contentType} // shared; net/http only reads it
 
 // Handler serves the KMS API over HTTP.
 type Handler struct {
-	verifier *auth.Verifier
-	routes   map[string]route
-	audit    audit.Log
-	logger   *slog.Logger
-	now      func() time.Time
+	verifier    *auth.Verifier
+	routes      map[string]route
+	audit       audit.Log
+	logger      *slog.Logger
+	now         func() time.Time
+	hostAllowed func(string) bool
+	hosts       string
 }
 
 // Config is what a Handler needs.
@@ -52,6 +55,10 @@ type Config struct {
 	Audit    audit.Log    // nil: audit.Discard (tests only)
 	Logger   *slog.Logger // nil: slog.Default()
 	Now      func() time.Time
+	// Hosts, if set, are the only Host header values answered (dev mode:
+	// loopback names only, against DNS rebinding); others get
+	// AccessDeniedException.
+	Hosts []string
 }
 
 // New returns a Handler.
@@ -62,6 +69,14 @@ func New(cfg Config) *Handler {
 		audit:    cfg.Audit,
 		logger:   cfg.Logger,
 		now:      cfg.Now,
+	}
+	if len(cfg.Hosts) > 0 {
+		allowed := make(map[string]bool, len(cfg.Hosts))
+		for _, host := range cfg.Hosts {
+			allowed[strings.ToLower(host)] = true
+		}
+		h.hostAllowed = func(host string) bool { return allowed[strings.ToLower(host)] }
+		h.hosts = strings.Join(cfg.Hosts, ", ")
 	}
 	if h.audit == nil {
 		h.audit = audit.Discard
@@ -84,42 +99,72 @@ type exchange struct {
 	err      *kmsapi.Error
 }
 
+// ServeHTTP answers one request. Its audit record is written before the
+// answer: a request whose record cannot be written is answered
+// KMSInternalException, whatever it did, and while the audit log is not
+// writable no request is served at all.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := uuid.NewString()
 	start := h.now()
 	x := &exchange{op: strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)}
-	out, err := h.serve(r, x)
-	// Assigned directly: Header.Set would canonicalise the names and copy
-	// the value on every request.
-	h2 := w.Header()
-	h2["X-Amzn-Requestid"] = []string{requestID}
-	h2["Content-Type"] = contentTypeValue
+	var out []byte
+	var err error
+	if h.audit.Healthy() != nil {
+		err = errInternal // the audit log logs its outage itself, once
+	} else {
+		out, err = h.serve(r, x)
+	}
 	if err != nil {
 		x.err = asKMSError(err)
 		if x.err.Code == kmsapi.KMSInternalException && !errors.As(err, new(*kmsapi.Error)) {
 			h.logger.Error("internal error", "op", x.op, "requestId", requestID, "err", err)
 		}
+	}
+	if rerr := h.record(r, x, requestID, start); rerr != nil && x.err == nil {
+		clear(out) // it may hold plaintext or a data key
+		x.err = errInternal
+	}
+	// Assigned directly: Header.Set would canonicalise the names and copy
+	// the value on every request.
+	h2 := w.Header()
+	h2["X-Amzn-Requestid"] = []string{requestID}
+	h2["Content-Type"] = contentTypeValue
+	if x.err != nil {
 		writeError(w, x.err)
 	} else {
 		w.WriteHeader(http.StatusOK)
 		w.Write(out)
 	}
-	h.record(r, x, requestID, start)
 }
 
-// serve does the work of one request and returns the response body.
+var errInternal = kmsapi.Errorf(kmsapi.KMSInternalException, "An internal error occurred. Try again later.")
+
+// serve does the work of one request and returns the response body. The
+// signature's headers are checked before the body is read, so a caller
+// without credentials never makes trent hold a body.
 func (h *Handler) serve(r *http.Request, x *exchange) ([]byte, error) {
+	if h.hostAllowed != nil && !h.hostAllowed(r.Host) {
+		return nil, kmsapi.Errorf(kmsapi.AccessDeniedException,
+			"trent in dev mode answers only requests for %s (against DNS rebinding), not for '%s'.", h.hosts, audit.Clip(r.Host, 256))
+	}
+	signed, err := h.verifier.Preauthenticate(r)
+	if err != nil {
+		return nil, err
+	}
 	body, err := readBody(r)
 	if err != nil {
 		return nil, err
 	}
-	id, err := h.verifier.Verify(r, body)
+	id, err := signed.Verify(r, body)
 	if err != nil {
 		return nil, err
 	}
 	x.identity = id
 	x.call = kms.Call{Account: id.Principal.Account, ARN: id.Principal.ARN, Region: id.Region}
-	if r.Method != http.MethodPost || !strings.HasPrefix(r.Header.Get("X-Amz-Target"), targetPrefix) {
+	// One X-Amz-Target, naming an operation: a repeated header (whose
+	// values a signature covers joined) names none.
+	targets := r.Header["X-Amz-Target"]
+	if r.Method != http.MethodPost || len(targets) != 1 || !strings.HasPrefix(targets[0], targetPrefix) {
 		return nil, kmsapi.Errorf(kmsapi.UnknownOperationException, "")
 	}
 	rt, ok := h.routes[x.op]
@@ -129,27 +174,31 @@ func (h *Handler) serve(r *http.Request, x *exchange) ([]byte, error) {
 	return rt(r.Context(), &x.call, body, &x.params)
 }
 
-// readBody reads a request body of at most MaxBodyBytes, in one allocation
-// when the client sent Content-Length (every SDK does).
+// smallBody is the largest body read in one allocation of its announced
+// length; larger ones grow with what actually arrives, so a slow sender
+// never makes trent hold more than it has sent.
+const smallBody = 64 << 10
+
+// readBody reads a request body of at most MaxBodyBytes.
 func readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxBodyBytes {
 		return nil, errBodyTooLarge
 	}
-	if r.ContentLength >= 0 {
+	if r.ContentLength >= 0 && r.ContentLength <= smallBody {
 		body := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
 			return nil, kmsapi.Errorf(kmsapi.SerializationException, "")
 		}
 		return body, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-	if err != nil {
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBodyBytes+1)); err != nil {
 		return nil, kmsapi.Errorf(kmsapi.SerializationException, "")
 	}
-	if len(body) > MaxBodyBytes {
+	if buf.Len() > MaxBodyBytes {
 		return nil, errBodyTooLarge
 	}
-	return body, nil
+	return buf.Bytes(), nil
 }
 
 var errBodyTooLarge = kmsapi.Errorf(kmsapi.SerializationException, "The request body is larger than %d bytes.", MaxBodyBytes)
@@ -187,7 +236,9 @@ func readOnly(op string) bool {
 	return strings.HasPrefix(op, "Describe") || strings.HasPrefix(op, "List") || strings.HasPrefix(op, "Get")
 }
 
-func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time.Time) {
+// record writes the request's audit record, and returns the error if it
+// could not be written.
+func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time.Time) error {
 	e := &audit.Event{
 		EventVersion:      "1.11",
 		EventTime:         at.UTC(),
@@ -223,11 +274,7 @@ func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time
 		e.ErrorCode = string(x.err.Code)
 		e.ErrorMessage = x.err.Message
 	}
-	if err := h.audit.Record(e); err != nil {
-		// The answer is already on its way; an unwritable audit log is an
-		// operational emergency, and loud.
-		h.logger.Error("writing audit record failed", "requestId", requestID, "err", err)
-	}
+	return h.audit.Record(e)
 }
 
 // arnAccount is the account field of an ARN (arn:partition:service:region:account:resource).

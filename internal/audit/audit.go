@@ -1,14 +1,19 @@
 // Package audit writes one record per API call, in the shape of an AWS
-// CloudTrail event, as JSON lines.
+// CloudTrail event, as JSON lines, and makes the log tamper-evident.
 //
 // Records name who called, what, on which key, and how it ended. They never
 // contain plaintext, key material, ciphertext blobs or credentials: callers
-// pass request parameters through kmsapi's Redacted methods first.
+// pass request parameters through kmsapi's Redacted methods first, and
+// every field a caller controls is clipped to a documented size (Clip).
+//
+// File is the log trent serves with: records are written before the answer
+// they describe leaves (Record returns only once the record is written), so
+// a log that cannot be written stops the service rather than letting calls
+// go unrecorded. See chain.go for the tamper evidence and Verify for its
+// check.
 package audit
 
 import (
-	"io"
-	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -56,30 +61,49 @@ type Resource struct {
 	ARN       string `json:"ARN"`
 }
 
-// Log receives audit records. Implementations must be safe for concurrent use.
+// Log receives audit records. Implementations must be safe for concurrent
+// use.
 type Log interface {
+	// Record writes e and returns once it is written, or returns why it
+	// could not be: then the call it describes must fail.
 	Record(e *Event) error
+	// Healthy returns nil if the log can take records, or the error of its
+	// last failed write: callers refuse work while it is not.
+	Healthy() error
 }
 
-// Writer is a Log that writes each event as one JSON line to an io.Writer.
-// Each record is one Write call, so a crash never leaves half a line from
-// a buffer behind.
-type Writer struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf []byte
+// Size limits on what a caller controls in a record. A longer value is cut
+// (at a UTF-8 boundary) and marked with ClipMark.
+const (
+	MaxUserAgent         = 1024      // bytes of userAgent
+	MaxEventName         = 128       // bytes of eventName (the X-Amz-Target operation, before it is known to exist)
+	MaxErrorMessage      = 4096      // bytes of errorMessage
+	MaxRequestParameters = 64 * 1024 // bytes of requestParameters; larger ones are replaced by a note
+	ClipMark             = "…[clipped]"
+)
+
+// Clip returns s cut to at most limit bytes, with ClipMark appended, if it
+// is longer.
+func Clip(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	n := limit - len(ClipMark)
+	for n > 0 && n < len(s) && s[n]&0xc0 == 0x80 { // not in the middle of a UTF-8 sequence
+		n--
+	}
+	return s[:max(n, 0)] + ClipMark
 }
 
-// NewWriter returns a Log writing JSON lines to w.
-func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
-
-// Record writes e as a single line.
-func (l *Writer) Record(e *Event) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(e.AppendJSON(l.buf[:0]), '\n')
-	_, err := l.w.Write(l.buf)
-	return err
+// ClipEvent applies the size limits to the fields of e that a caller
+// controls.
+func ClipEvent(e *Event) {
+	e.UserAgent = Clip(e.UserAgent, MaxUserAgent)
+	e.EventName = Clip(e.EventName, MaxEventName)
+	e.ErrorMessage = Clip(e.ErrorMessage, MaxErrorMessage)
+	if len(e.RequestParameters) > MaxRequestParameters {
+		e.RequestParameters = jsontext.Value(`{"trentClipped":"requestParameters larger than 65536 bytes are not recorded"}`)
+	}
 }
 
 // Discard is a Log that drops every record. Only tests and benchmarks that
@@ -89,3 +113,4 @@ var Discard Log = discard{}
 type discard struct{}
 
 func (discard) Record(*Event) error { return nil }
+func (discard) Healthy() error      { return nil }

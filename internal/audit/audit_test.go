@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -46,25 +45,28 @@ func TestParametersCamelCaseAndDropsBlobs(t *testing.T) {
 	}
 }
 
-func TestWriterWritesOneLinePerEvent(t *testing.T) {
-	var buf bytes.Buffer
-	w := NewWriter(&buf)
-	for _, name := range []string{"Encrypt", "Decrypt"} {
-		err := w.Record(&Event{EventName: name, EventTime: time.Unix(0, 0), EventSource: "kms.amazonaws.com"})
-		if err != nil {
-			t.Fatal(err)
+func TestClip(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		limit int
+		want  string
+	}{
+		{"short", 10, "short"},
+		{strings.Repeat("a", 30), 20, strings.Repeat("a", 20-len(ClipMark)) + ClipMark},
+		// A cut never splits a UTF-8 sequence.
+		{strings.Repeat("é", 20), 21, strings.Repeat("é", 4) + ClipMark},
+	} {
+		got := Clip(tc.in, tc.limit)
+		if got != tc.want || len(got) > tc.limit {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.limit, got, tc.want)
 		}
 	}
-	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("got %d lines, want 2: %q", len(lines), buf.String())
-	}
-	var e map[string]any
-	if err := json.Unmarshal([]byte(lines[1]), &e); err != nil {
-		t.Fatal(err)
-	}
-	if e["eventName"] != "Decrypt" || e["eventSource"] != "kms.amazonaws.com" {
-		t.Fatalf("second record = %v", e)
+	e := &Event{UserAgent: strings.Repeat("u", 64<<10), EventName: strings.Repeat("n", 1000),
+		ErrorMessage: strings.Repeat("m", 10000), RequestParameters: jsontext.Value(`{"x":"` + strings.Repeat("p", 70000) + `"}`)}
+	ClipEvent(e)
+	if len(e.UserAgent) > MaxUserAgent || len(e.EventName) > MaxEventName || len(e.ErrorMessage) > MaxErrorMessage ||
+		len(e.RequestParameters) > MaxRequestParameters || !e.RequestParameters.IsValid() {
+		t.Fatalf("ClipEvent left %d, %d, %d, %d bytes", len(e.UserAgent), len(e.EventName), len(e.ErrorMessage), len(e.RequestParameters))
 	}
 }
 

@@ -35,8 +35,10 @@ const (
 	// AWS (DynamoDB, InvalidSignatureException).
 	msgHostNotSigned = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
 	// Own wording, modelled on msgHostNotSigned.
-	msgDateNotSigned  = "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."
-	msgTokenNotSigned = "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization."
+	msgDateNotSigned        = "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."
+	msgTokenNotSigned       = "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization."
+	msgTargetNotSigned      = "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."
+	msgContentTypeNotSigned = "'Content-Type' must be a 'SignedHeader' in the AWS Authorization."
 	// AWS.
 	msgExpired    = "Signature expired: %s is now earlier than %s (%s - 5 min.)"
 	msgNotCurrent = "Signature not yet current: %s is still later than %s (%s + 5 min.)"

@@ -38,49 +38,76 @@ const (
 )
 
 // Verify authenticates r, whose body the caller has already read into
-// body. On failure the error is always a *kmsapi.Error.
+// body: Preauthenticate, then Signed.Verify. On failure the error is always
+// a *kmsapi.Error.
+func (v *Verifier) Verify(r *http.Request, body []byte) (*Identity, error) {
+	s, err := v.Preauthenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Verify(r, body)
+}
+
+// Signed is a request whose headers passed Preauthenticate: well formed,
+// signed with a known access key, current. Only its body and signature are
+// left to check.
+type Signed struct {
+	a       authorization
+	e       *entry
+	amzDate string
+	scope   string
+	date    string
+	region  string
+	service string
+}
+
+// Preauthenticate checks everything about r that does not need its body,
+// so that a caller without credentials gets nowhere near the point where
+// the body is read. On failure the error is always a *kmsapi.Error.
 //
 // The checks run in this order, each failing with the code AWS uses:
 // Authorization header present (MissingAuthenticationToken); header
 // syntax, parameters and X-Amz-Date present, algorithm, credential syntax,
 // X-Amz-Date syntax (IncompleteSignature); scope date, terminator, service
-// and region, host / x-amz-date / x-amz-security-token signed, clock skew
-// (InvalidSignature); access key and session token (UnrecognizedClient);
-// credential expiry (ExpiredToken); X-Amz-Content-Sha256 and the signature
-// itself (InvalidSignature; a signed header missing from the request is
+// and region, host / x-amz-date / x-amz-security-token / x-amz-target /
+// content-type signed, clock skew (InvalidSignature); access key and
+// session token (UnrecognizedClient); credential expiry (ExpiredToken).
+// Signed.Verify then checks X-Amz-Content-Sha256 and the signature itself
+// (InvalidSignature; a signed header missing from the request is
 // IncompleteSignature).
-func (v *Verifier) Verify(r *http.Request, body []byte) (*Identity, error) {
-	id, err := v.verify(r, body)
+func (v *Verifier) Preauthenticate(r *http.Request) (Signed, error) {
+	s, err := v.preauthenticate(r)
 	if err != nil {
-		return nil, err
+		return Signed{}, err
 	}
-	return id, nil
+	return s, nil
 }
 
-func (v *Verifier) verify(r *http.Request, body []byte) (*Identity, *kmsapi.Error) {
+func (v *Verifier) preauthenticate(r *http.Request) (Signed, *kmsapi.Error) {
+	var none Signed
 	// Presigned (query-string) requests carry no Authorization header and
 	// end up here too: KMS traffic never uses them.
 	hs := r.Header["Authorization"]
 	if len(hs) == 0 || trimBlanks(hs[0]) == "" {
-		return nil, kmsapi.Errorf(kmsapi.MissingAuthenticationTokenException, msgMissingToken)
+		return none, kmsapi.Errorf(kmsapi.MissingAuthenticationTokenException, msgMissingToken)
 	}
 	if len(hs) > 1 {
-		return nil, kmsapi.Errorf(kmsapi.IncompleteSignatureException, msgMultipleAuthorization)
+		return none, kmsapi.Errorf(kmsapi.IncompleteSignatureException, msgMultipleAuthorization)
 	}
 	a, err := parseAuthorization(hs[0])
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	dates := r.Header["X-Amz-Date"]
 	if m := a.missing(len(dates) > 0); m != "" {
-		return nil, kmsapi.Errorf(kmsapi.IncompleteSignatureException, "%s", m)
+		return none, kmsapi.Errorf(kmsapi.IncompleteSignatureException, "%s", m)
 	}
 	if a.Algorithm != algorithm {
-		return nil, kmsapi.Errorf(kmsapi.IncompleteSignatureException, msgUnsupportedAlgorithm, safeToken(a.Algorithm))
+		return none, kmsapi.Errorf(kmsapi.IncompleteSignatureException, msgUnsupportedAlgorithm, safeToken(a.Algorithm))
 	}
 	akid, date, region, service, term, ok := splitCredential(a.Credential)
 	if !ok {
-		return nil, kmsapi.Errorf(kmsapi.IncompleteSignatureException, msgCredentialElements, clip(a.Credential))
+		return none, kmsapi.Errorf(kmsapi.IncompleteSignatureException, msgCredentialElements, clip(a.Credential))
 	}
 	scope := a.Credential[len(akid)+1:] // date/region/service/aws4_request
 
@@ -90,29 +117,31 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Identity, *kmsapi.Erro
 	}
 	t, ok := parseAmzDate(amzDate)
 	if !ok {
-		return nil, kmsapi.Errorf(kmsapi.IncompleteSignatureException, msgBadDate, clip(amzDate))
+		return none, kmsapi.Errorf(kmsapi.IncompleteSignatureException, msgBadDate, clip(amzDate))
 	}
 	if date != amzDate[:8] {
-		return nil, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgScopeDate, clip(date), amzDate[:8], amzDate)
+		return none, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgScopeDate, clip(date), amzDate[:8], amzDate)
 	}
 	if term != terminator {
-		return nil, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgScopeTerminator, clip(term))
+		return none, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgScopeTerminator, clip(term))
 	}
 	svc := v.Service
 	if svc == "" {
 		svc = "kms"
 	}
 	if service != svc {
-		return nil, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgScopeService, svc)
+		return none, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgScopeService, svc)
 	}
 	if region == "" || v.Region != nil && !v.Region(region) {
-		return nil, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgScopeRegion)
+		return none, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgScopeRegion)
 	}
 
 	// host and x-amz-date must be signed, and so must a session token when
 	// one is sent. AWS (DynamoDB) answers an unsigned host with
-	// InvalidSignatureException; the other two follow it.
-	var hasHost, hasDate, hasToken bool
+	// InvalidSignatureException; the others follow it. x-amz-target names
+	// the operation and content-type the protocol: unsigned, a captured
+	// request could be replayed as another operation (every SDK signs both).
+	var hasHost, hasDate, hasToken, hasTarget, hasType bool
 	for rest := a.SignedHeaders; ; {
 		name, tail, more := strings.Cut(rest, ";")
 		switch name {
@@ -122,6 +151,10 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Identity, *kmsapi.Erro
 			hasDate = true
 		case "x-amz-security-token":
 			hasToken = true
+		case "x-amz-target":
+			hasTarget = true
+		case "content-type":
+			hasType = true
 		}
 		if !more {
 			break
@@ -131,11 +164,15 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Identity, *kmsapi.Erro
 	tokens := r.Header["X-Amz-Security-Token"]
 	switch {
 	case !hasHost:
-		return nil, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgHostNotSigned)
+		return none, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgHostNotSigned)
 	case !hasDate:
-		return nil, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgDateNotSigned)
+		return none, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgDateNotSigned)
 	case len(tokens) > 0 && !hasToken:
-		return nil, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgTokenNotSigned)
+		return none, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgTokenNotSigned)
+	case !hasTarget:
+		return none, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgTargetNotSigned)
+	case !hasType:
+		return none, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgContentTypeNotSigned)
 	}
 
 	now := time.Now()
@@ -143,30 +180,46 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Identity, *kmsapi.Erro
 		now = v.Now()
 	}
 	if lo := now.Add(-maxSkew); t.Before(lo) {
-		return nil, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgExpired,
+		return none, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgExpired,
 			amzDate, lo.UTC().Format(amzDateLayout), now.UTC().Format(amzDateLayout))
 	}
 	if hi := now.Add(maxSkew); t.After(hi) {
-		return nil, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgNotCurrent,
+		return none, kmsapi.Errorf(kmsapi.InvalidSignatureException, msgNotCurrent,
 			amzDate, hi.UTC().Format(amzDateLayout), now.UTC().Format(amzDateLayout))
 	}
 
 	e := v.Keyring.entry(akid)
 	if e == nil {
-		return nil, kmsapi.Errorf(kmsapi.UnrecognizedClientException, msgInvalidToken)
+		return none, kmsapi.Errorf(kmsapi.UnrecognizedClientException, msgInvalidToken)
 	}
 	c := &e.cred
 	if c.SessionToken != "" {
 		if len(tokens) != 1 || !constantTimeEqual(tokens[0], c.SessionToken) {
-			return nil, kmsapi.Errorf(kmsapi.UnrecognizedClientException, msgInvalidToken)
+			return none, kmsapi.Errorf(kmsapi.UnrecognizedClientException, msgInvalidToken)
 		}
 	} else if len(tokens) > 0 {
-		return nil, kmsapi.Errorf(kmsapi.UnrecognizedClientException, msgInvalidToken)
+		return none, kmsapi.Errorf(kmsapi.UnrecognizedClientException, msgInvalidToken)
 	}
 	if !c.Expires.IsZero() && now.After(c.Expires) {
-		return nil, kmsapi.Errorf(kmsapi.ExpiredTokenException, msgExpiredToken)
+		return none, kmsapi.Errorf(kmsapi.ExpiredTokenException, msgExpiredToken)
 	}
 
+	return Signed{a: a, e: e, amzDate: amzDate, scope: scope, date: date, region: region, service: service}, nil
+}
+
+// Verify checks the body's hash and the signature of a request that
+// passed Preauthenticate. body is the whole request body.
+func (s *Signed) Verify(r *http.Request, body []byte) (*Identity, error) {
+	id, err := s.verify(r, body)
+	if err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
+func (s *Signed) verify(r *http.Request, body []byte) (*Identity, *kmsapi.Error) {
+	a, e, amzDate, scope, date, region, service := s.a, s.e, s.amzDate, s.scope, s.date, s.region, s.service
+	c := &e.cred
 	sum := sha256.Sum256(body)
 	var payloadHash [2 * sha256.Size]byte
 	hex.Encode(payloadHash[:], sum[:])

@@ -778,6 +778,28 @@ func TestSignedHeaders(t *testing.T) {
 		wantErr(t, send(t, srv, q), kmsapi.InvalidSignatureException,
 			"'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.")
 	})
+	t.Run("x-amz-target not signed", func(t *testing.T) {
+		wantErr(t, send(t, srv, req{after: drop("x-amz-target")}), kmsapi.InvalidSignatureException,
+			"'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
+	})
+	t.Run("content-type not signed", func(t *testing.T) {
+		wantErr(t, send(t, srv, req{after: drop("content-type")}), kmsapi.InvalidSignatureException,
+			"'Content-Type' must be a 'SignedHeader' in the AWS Authorization.")
+	})
+	t.Run("x-amz-target added after signing", func(t *testing.T) {
+		// A captured DescribeKey of a client that signs few headers, turned
+		// into a DisableKey: refused before anything else.
+		q := req{
+			before: func(r *http.Request) { r.Header.Del("X-Amz-Target") },
+			after:  func(r *http.Request) { r.Header.Set("X-Amz-Target", "TrentService.DisableKey") },
+		}
+		wantErr(t, send(t, srv, q), kmsapi.InvalidSignatureException,
+			"'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
+	})
+	t.Run("x-amz-target repeated after signing", func(t *testing.T) {
+		q := req{after: func(r *http.Request) { r.Header.Add("X-Amz-Target", "TrentService.DisableKey") }}
+		wantErr(t, send(t, srv, q), kmsapi.InvalidSignatureException, msgSignatureMismatch)
+	})
 	t.Run("token added after signing", func(t *testing.T) {
 		q := req{akid: tempAKID, secret: tempSecret, after: func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", tempToken) }}
 		wantErr(t, send(t, srv, q), kmsapi.InvalidSignatureException,

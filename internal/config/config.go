@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -32,6 +33,18 @@ type Config struct {
 	// AuditLog is the file audit records are appended to; "-" means standard
 	// output. Empty means DataDir/audit.jsonl.
 	AuditLog string `json:"audit_log,omitempty"`
+	// AuditMaxSizeMB rotates the audit log when it would grow past this
+	// many MiB (audit.jsonl becomes audit.jsonl.1, ...); 0: never, leave
+	// rotation to logrotate and SIGHUP.
+	AuditMaxSizeMB int `json:"audit_max_size_mb,omitempty"`
+	// AuditKeep is how many rotated audit files to keep; 0 means 10.
+	AuditKeep int `json:"audit_keep,omitempty"`
+	// AuditFsync makes every audit write durable (fdatasync) before the
+	// answer leaves: the log survives a power cut, at the cost of latency.
+	AuditFsync bool `json:"audit_fsync,omitempty"`
+	// MaxConnections bounds concurrent client connections; beyond it a
+	// new connection is answered 503 and closed. 0 means 1024.
+	MaxConnections int `json:"max_connections,omitempty"`
 	// Accounts are the AWS accounts served, with their access keys.
 	Accounts []Account `json:"accounts"`
 
@@ -89,9 +102,19 @@ func DevConfig(listen, dataDir string) *Config {
 	}
 }
 
-// Load reads and checks a configuration file.
+// Load reads and checks a configuration file. A file holding secret
+// access keys that group or others can read is refused.
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(f)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +127,19 @@ func Load(path string) (*Config, error) {
 	if err := c.Check(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 && c.hasSecrets() {
+		return nil, fmt.Errorf("config %s holds secret access keys but has mode %04o: make it readable by its owner only (chmod 600 %s)", path, perm, path)
+	}
 	return c, nil
+}
+
+func (c *Config) hasSecrets() bool {
+	for _, a := range c.Accounts {
+		if len(a.AccessKeys) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 var accountID = regexp.MustCompile(`^[0-9]{12}$`)
@@ -125,6 +160,9 @@ func (c *Config) Check() error {
 	}
 	if len(c.Accounts) == 0 {
 		return errors.New("at least one account is required")
+	}
+	if c.AuditMaxSizeMB < 0 || c.AuditKeep < 0 || c.MaxConnections < 0 {
+		return errors.New("audit_max_size_mb, audit_keep and max_connections cannot be negative")
 	}
 	seen := map[string]bool{}
 	for _, a := range c.Accounts {
@@ -154,6 +192,14 @@ func isLoopback(listen string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// Connections is the connection limit in force.
+func (c *Config) Connections() int {
+	if c.MaxConnections == 0 {
+		return 1024
+	}
+	return c.MaxConnections
 }
 
 // RootKeyPath is the root key file's path, resolved against DataDir.

@@ -81,3 +81,24 @@ func TestDevModeIsLoopbackOnly(t *testing.T) {
 		t.Fatalf("dev defaults: %+v", c)
 	}
 }
+
+// TestLoadRefusesReadableSecrets: a config file with secret access keys
+// that group or others can read is refused.
+func TestLoadRefusesReadableSecrets(t *testing.T) {
+	text := `{"listen": "127.0.0.1:4599", "data_dir": "d", "root_key": {"file": "k"},
+		"accounts": [{"id": "111122223333", "access_keys": [{"id": "a", "secret": "s"}]}]}`
+	p := writeConfig(t, text)
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o644} {
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(p)
+		if err == nil || !strings.Contains(err.Error(), "chmod 600") {
+			t.Fatalf("mode %04o: %v", mode, err)
+		}
+	}
+	os.Chmod(p, 0o400)
+	if _, err := Load(p); err != nil {
+		t.Fatalf("mode 0400: %v", err)
+	}
+}

@@ -258,6 +258,9 @@ func (s *Service) Decapsulate(ctx context.Context, call *Call, in *kmsapi.Decaps
 // symmetric key.
 func (s *Service) generateDataKeyPair(ctx context.Context, call *Call, op, keyID string, spec kmsapi.DataKeyPairSpec,
 	ec map[string]string, dryRun bool) (arn string, private, public, blob []byte, mid ciphertext.MaterialID, err error) {
+	if err := checkContexts(ec); err != nil {
+		return "", nil, nil, nil, mid, err
+	}
 	k, err := s.usableKey(call, keyID, "kms:"+op, kmsapi.KeyUsageTypeEncryptDecrypt)
 	if err != nil {
 		return "", nil, nil, nil, mid, s.internalError(ctx, op, err)

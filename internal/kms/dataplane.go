@@ -62,6 +62,30 @@ func checkAlgorithm(k *Key, alg *kmsapi.EncryptionAlgorithmSpec) error {
 	return nil
 }
 
+// MaxEncryptionContextBytes bounds an encryption context: the length of
+// its canonical encoding (ciphertext.EncodeContext: 2 bytes, then 4 plus
+// the lengths of key and value per pair). AWS publishes no number, but its
+// external key stores receive the context as additional authenticated data
+// of at most 8192 bytes (XKS proxy API specification), so no context AWS
+// KMS accepts is larger.
+const MaxEncryptionContextBytes = 8192
+
+// checkContexts refuses an encryption context larger than
+// MaxEncryptionContextBytes, before anything else is done with it.
+func checkContexts(ecs ...map[string]string) error {
+	for _, ec := range ecs {
+		n := 2
+		for k, v := range ec {
+			n += 4 + len(k) + len(v)
+		}
+		if n > MaxEncryptionContextBytes {
+			return kmsapi.Errorf(kmsapi.ValidationException,
+				"Invalid EncryptionContext: its encoding takes %d bytes, more than the limit of %d.", n, MaxEncryptionContextBytes)
+		}
+	}
+	return nil
+}
+
 // noContextForAsymmetric: encryption context exists only for symmetric keys.
 func noContextForAsymmetric(k *Key, ec map[string]string) error {
 	if k.KeySpec != kmsapi.KeySpecSymmetricDefault && len(ec) > 0 {
@@ -115,6 +139,9 @@ func (s *Service) seal(k *liveKey, plaintext []byte, ec map[string]string) ([]by
 }
 
 func (s *Service) Encrypt(ctx context.Context, call *Call, in *kmsapi.EncryptRequest) (*kmsapi.EncryptResponse, error) {
+	if err := checkContexts(in.EncryptionContext); err != nil {
+		return nil, err
+	}
 	k, err := s.usableKey(call, in.GetKeyId(), "kms:Encrypt", kmsapi.KeyUsageTypeEncryptDecrypt)
 	if err != nil {
 		return nil, s.internalError(ctx, "Encrypt", err)
@@ -273,6 +300,9 @@ func decryptAsymmetric(k *liveKey, blob []byte, ec map[string]string, alg *kmsap
 }
 
 func (s *Service) Decrypt(ctx context.Context, call *Call, in *kmsapi.DecryptRequest) (*kmsapi.DecryptResponse, error) {
+	if err := checkContexts(in.EncryptionContext); err != nil {
+		return nil, err
+	}
 	if in.GetDryRun() && ignoresCiphertext(in.DryRunModifiers) {
 		return nil, s.dryRunWithoutCiphertext(call, in.KeyId, "kms:Decrypt")
 	}
@@ -297,6 +327,9 @@ func (s *Service) Decrypt(ctx context.Context, call *Call, in *kmsapi.DecryptReq
 }
 
 func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryptRequest) (*kmsapi.ReEncryptResponse, error) {
+	if err := checkContexts(in.SourceEncryptionContext, in.DestinationEncryptionContext); err != nil {
+		return nil, err
+	}
 	// destination returns the destination key with a reference for the caller.
 	destination := func(c *Call) (*liveKey, error) {
 		dst, err := s.usableKey(c, in.GetDestinationKeyId(), "kms:ReEncryptTo", kmsapi.KeyUsageTypeEncryptDecrypt)
@@ -384,6 +417,9 @@ func (s *Service) generateDataKey(ctx context.Context, call *Call, op string, ke
 	ec map[string]string, dryRun bool) (arn string, plaintext, blob []byte, mid ciphertext.MaterialID, err error) {
 	size, err := dataKeySize(spec, n)
 	if err != nil {
+		return "", nil, nil, mid, err
+	}
+	if err := checkContexts(ec); err != nil {
 		return "", nil, nil, mid, err
 	}
 	k, err := s.usableKey(call, keyID, "kms:"+op, kmsapi.KeyUsageTypeEncryptDecrypt)

@@ -8,13 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/trent-kms/trent/internal/api"
@@ -45,7 +45,7 @@ type Server struct {
 	http     *http.Server
 	store    store.Store
 	service  *kms.Service
-	auditOut io.Closer
+	audit    *audit.File
 	logger   *slog.Logger
 
 	stop chan struct{}
@@ -62,7 +62,7 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := privateDir(cfg.DataDir, logger); err != nil {
 		return nil, err
 	}
 	root, err := rootkey.LoadOrCreateFile(cfg.RootKeyPath())
@@ -82,7 +82,13 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 		s.closeResources()
 		return nil, err
 	}
-	auditLog, err := s.openAudit()
+	s.audit, err = audit.OpenFile(cfg.AuditLogPath(), audit.Options{
+		RootKey: root,
+		MaxSize: int64(cfg.AuditMaxSizeMB) << 20,
+		Keep:    cfg.AuditKeep,
+		Sync:    cfg.AuditFsync,
+		Logger:  logger,
+	})
 	if err != nil {
 		return fail(err)
 	}
@@ -90,23 +96,27 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	handler := api.New(api.Config{
-		Verifier: &auth.Verifier{Keyring: keyring, Service: "kms", Region: cfg.ServesRegion},
-		Service:  s.service,
-		Audit:    auditLog,
-		Logger:   logger,
-	})
-	s.listener, err = net.Listen("tcp", cfg.Listen)
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fail(err)
 	}
+	s.listener = newLimitListener(ln, cfg.Connections())
+	apiCfg := api.Config{
+		Verifier: &auth.Verifier{Keyring: keyring, Service: "kms", Region: cfg.ServesRegion},
+		Service:  s.service,
+		Audit:    s.audit,
+		Logger:   logger,
+	}
+	if cfg.Dev {
+		apiCfg.Hosts = loopbackHosts(s.listener.Addr())
+	}
 	s.http = &http.Server{
-		Handler:           handler,
+		Handler:           api.New(apiCfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	interval := opts.SweepInterval
@@ -179,10 +189,46 @@ func (s *Server) closeResources() error {
 	if s.store != nil {
 		errs = append(errs, s.store.Close())
 	}
-	if s.auditOut != nil {
-		errs = append(errs, s.auditOut.Close())
+	if s.audit != nil {
+		errs = append(errs, s.audit.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// Reload is what SIGHUP does: the audit log is reopened (after logrotate
+// moved it).
+func (s *Server) Reload() error {
+	if err := s.audit.Reopen(); err != nil {
+		return fmt.Errorf("reopening the audit log: %w", err)
+	}
+	s.logger.Info("audit log reopened", "path", s.cfg.AuditLogPath())
+	return nil
+}
+
+// privateDir makes sure dir exists, belongs to this process's user and is
+// open to nobody else: created with mode 0700, tightened to it if looser
+// (with a warning), refused if another user owns it.
+func privateDir(dir string, logger *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
+		return fmt.Errorf("data directory %s belongs to uid %d, but trent runs as uid %d: refusing a directory another user controls", dir, sys.Uid, os.Geteuid())
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("data directory %s has mode %04o and cannot be made 0700: %w", dir, perm, err)
+		}
+		logger.Warn("data directory was open to others; its mode is now 0700", "dir", dir, "was", fmt.Sprintf("%04o", perm))
+	}
+	return nil
 }
 
 // sweep deletes keys whose waiting period has ended: once at start (the
@@ -200,19 +246,6 @@ func (s *Server) sweep(interval time.Duration) {
 		case <-t.C:
 		}
 	}
-}
-
-func (s *Server) openAudit() (audit.Log, error) {
-	path := s.cfg.AuditLogPath()
-	if path == "-" {
-		return audit.NewWriter(os.Stdout), nil
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening audit log: %w", err)
-	}
-	s.auditOut = f
-	return audit.NewWriter(f), nil
 }
 
 func keyringOf(cfg *config.Config) (*auth.Keyring, error) {
