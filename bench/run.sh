@@ -12,6 +12,9 @@
 #                      "pinned unpinned" for both, about 3 minutes more)
 #   BENCH_SERVER_CPU   CPU the server is pinned to (default 0)
 #   BENCH_GEN_CPU      CPU the generator is pinned to (default 1)
+#   BENCH_OPS          operations to measure, comma-separated, as loadgen -op
+#                      names them (default: every row; "ceiling,Encrypt" for
+#                      a quick A/B comparison with TRENT_BIN)
 #   TRENT_BIN          a trent binary to measure instead of building ./cmd/trent
 #   GO                 the go command (default go)
 #
@@ -59,6 +62,15 @@ OPS=(
 	"Sign RSA_2048|Sign|RSA_2048|half"
 	"CreateKey|CreateKey||"
 )
+if [[ -n ${BENCH_OPS:-} ]]; then
+	selected=()
+	for entry in "${OPS[@]}"; do
+		IFS='|' read -r _ op _ _ <<<"$entry"
+		[[ ",$BENCH_OPS," == *",$op,"* ]] && selected+=("$entry")
+	done
+	((${#selected[@]} > 0)) || die "BENCH_OPS=$BENCH_OPS selects no row"
+	OPS=("${selected[@]}")
+fi
 
 # A measurement takes its duration plus about a second of setup.
 runs=0

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -111,6 +112,8 @@ type File struct {
 	// Owned by the leader (the goroutine writing a batch).
 	w              *os.File
 	stdout         bool
+	regular        bool  // w is a regular file: it can be cut and rotated
+	size           int64 // of w as written by this process (for rotation)
 	seq            uint64
 	prev           [sha256.Size]byte
 	segID          string
@@ -187,7 +190,7 @@ func (l *File) openPath() error {
 	}
 	if !st.Mode().IsRegular() {
 		// A device or pipe (a log shipper's): nothing to read back or cut.
-		l.w = f
+		l.w, l.regular, l.size = f, false, 0
 		return nil
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
@@ -209,7 +212,7 @@ func (l *File) openPath() error {
 		}
 		l.opts.Logger.Warn("audit log ended in a partial record, which was never acknowledged; it was cut off", "path", l.path, "bytes", st.Size()-size)
 	}
-	l.w = f
+	l.w, l.regular, l.size = f, true, size
 	if last != nil {
 		l.prev = sha256.Sum256(last)
 		if c, ok := parseChain(last); ok {
@@ -298,8 +301,17 @@ func (l *File) submit(add func(*batch)) error {
 			l.cond.Wait()
 			continue
 		}
-		// Lead: write everything pending, which includes b.
+		// Lead: write everything pending, which includes b. First let the
+		// other runnable request goroutines add their records: with few
+		// CPUs (GOMAXPROCS=1) they would otherwise only get to run while
+		// the leader is blocked in write(2), which on a page-cache write is
+		// too short for the scheduler to hand the CPU over, and every
+		// record would take a write of its own. On an idle server there is
+		// nobody to wait for and this costs nothing.
 		l.writing = true
+		l.mu.Unlock()
+		runtime.Gosched()
+		l.mu.Lock()
 		l.pending = new(batch)
 		l.mu.Unlock()
 		err := l.writeBatch(b)
@@ -339,8 +351,8 @@ func (l *File) writeBatch(b *batch) error {
 		buf = l.appendCheckpoint(buf, now, &seq, &prev)
 		since = 0
 	}
-	if l.opts.MaxSize > 0 && !l.stdout && len(b.lines) > 0 {
-		if st, err := l.w.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > 0 && st.Size()+int64(len(buf)) > l.opts.MaxSize {
+	if l.opts.MaxSize > 0 && l.regular && len(b.lines) > 0 {
+		if l.size > 0 && l.size+int64(len(buf)) > l.opts.MaxSize {
 			if err := l.rotate(); err != nil {
 				return l.outcome(err)
 			}
@@ -373,12 +385,6 @@ func (l *File) write(buf []byte) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	var before int64 = -1
-	if !l.stdout {
-		if st, err := l.w.Stat(); err == nil && st.Mode().IsRegular() {
-			before = st.Size()
-		}
-	}
 	n, err := l.w.Write(buf)
 	if err == nil && n < len(buf) {
 		err = io.ErrShortWrite
@@ -386,16 +392,21 @@ func (l *File) write(buf []byte) error {
 	if err == nil && l.opts.Sync && !l.stdout {
 		err = l.w.Sync()
 	}
-	if err != nil && n > 0 && before >= 0 {
-		if st, serr := l.w.Stat(); serr == nil && st.Size() > before {
-			if terr := l.w.Truncate(before); terr != nil {
-				err = fmt.Errorf("%w (and cutting off the partial write failed: %v)", err, terr)
-			}
+	if err != nil && n > 0 && l.regular {
+		// The file is opened for appending, so the n bytes that did land
+		// are its last n, whatever else changed its length meanwhile.
+		st, serr := l.w.Stat()
+		if serr == nil {
+			serr = l.w.Truncate(st.Size() - int64(n))
+		}
+		if serr != nil {
+			err = fmt.Errorf("%w (and cutting off the partial write failed: %v)", err, serr)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("audit: writing %s: %w", l.path, err)
 	}
+	l.size += int64(n)
 	return nil
 }
 
