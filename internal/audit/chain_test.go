@@ -24,7 +24,7 @@ type logEnv struct {
 	logs *bytes.Buffer
 }
 
-func newLogEnv(t *testing.T) *logEnv {
+func newLogEnv(t testing.TB) *logEnv {
 	dir := t.TempDir()
 	root, err := rootkey.LoadOrCreateFile(filepath.Join(dir, "root.key"))
 	if err != nil {
