@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, and nothing
 # more: Debian's AWS CLI and OpenSSL (the tests drive and check trent with
-# them; taskset for the benchmarks). Go itself must
-# already be installed (see README.md). Safe to run again.
+# them; taskset for the benchmarks), SoftHSM2 (the PKCS#11 root key is
+# tested against it) and gcc (cgo, for PKCS#11 and the race detector). Go
+# itself must already be installed (see README.md). Safe to run again.
 set -euo pipefail
 
 need_apt=()
 [ -x /usr/bin/aws ] || need_apt+=(awscli)
 [ -x /usr/bin/openssl ] || need_apt+=(openssl)
 [ -x /usr/bin/taskset ] || need_apt+=(util-linux)
+[ -x /usr/bin/softhsm2-util ] || need_apt+=(softhsm2)
+[ -x /usr/bin/gcc ] || need_apt+=(gcc)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""
