@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, and nothing
-# more: a C compiler (go test -race needs cgo), Debian's AWS CLI and OpenSSL
-# (the tests drive and check trent with them), util-linux (taskset for the
-# benchmarks, prlimit for the audit tests). Go itself must already be
+# more: a C compiler (go test -race and PKCS#11 need cgo), Debian's AWS CLI
+# and OpenSSL (the tests drive and check trent with them), util-linux
+# (taskset for the benchmarks, prlimit for the audit tests) and SoftHSM2
+# (the PKCS#11 root key is tested against it). Go itself must already be
 # installed (see README.md). Safe to run again.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ command -v gcc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 [ -x /usr/bin/aws ] || need_apt+=(awscli)
 [ -x /usr/bin/openssl ] || need_apt+=(openssl)
 { [ -x /usr/bin/taskset ] && [ -x /usr/bin/prlimit ]; } || need_apt+=(util-linux)
+[ -x /usr/bin/softhsm2-util ] || need_apt+=(softhsm2)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""
