@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -305,7 +306,7 @@ func (s *Store) retryable(ctx context.Context, err error, conn *pgxpool.Conn) bo
 		case pgErr.Code == "40001", pgErr.Code == "40P01": // serialization failure, deadlock
 			s.stats.conflicts.Add(1)
 			return true
-		case pgErr.Code[:2] == "08", pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03":
+		case strings.HasPrefix(pgErr.Code, "08"), pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03":
 			// connection exception; backend terminated, server crashed or starting
 			s.stats.lost.Add(1)
 			return true

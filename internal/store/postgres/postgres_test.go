@@ -24,7 +24,14 @@ import (
 	"github.com/trent-kms/trent/internal/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.RunMain(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.RunMain(m)
+	if err := stopBenchServer(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
 
 // open opens a Store on dsn and closes it when t ends.
 func open(t testing.TB, dsn string, cfg Config) *Store {
