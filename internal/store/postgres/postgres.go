@@ -33,9 +33,10 @@ import (
 // Config says how to reach the database and how to behave there. Only DSN
 // is required; a zero field takes the default given.
 type Config struct {
-	// DSN is a libpq connection string or postgres:// URL. pgx settings it
-	// carries (pool_max_conns, default_query_exec_mode, ...) apply unless
-	// a field below overrides them.
+	// DSN is a libpq connection string or postgres:// URL; the PG*
+	// environment variables fill in what it leaves out. pgx settings it
+	// carries (default_query_exec_mode, ...) apply; pool_max_conns and
+	// pool_min_conns do not, the fields below decide.
 	DSN string
 	// MaxConns bounds the connection pool (default 16).
 	MaxConns int32
@@ -126,6 +127,10 @@ func (s *Store) Stats() Stats {
 // Open connects to the database, creates or migrates trent's schema, and
 // returns the Store. ctx bounds only the opening.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.DSN == "" {
+		// pgx would connect to libpq's defaults: never what was meant.
+		return nil, errors.New("store: postgres: no DSN")
+	}
 	cfg.setDefaults()
 	pcfg, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
