@@ -398,3 +398,32 @@ func (p *proxy) pipe(from, to net.Conn) {
 		}
 	}
 }
+
+// TestCloseEndsWatch: Close makes a running Watch return nil, and later
+// transactions fail instead of hanging.
+func TestCloseEndsWatch(t *testing.T) {
+	s := newStore(t)
+	done := make(chan error, 1)
+	listening := make(chan struct{}, 1)
+	go func() {
+		done <- s.Watch(context.Background(), func(store.Table, string) {
+			select {
+			case listening <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	<-listening
+	s.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Watch returned %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch still running after Close")
+	}
+	if err := s.View(func(store.Tx) error { return nil }); !errors.Is(err, errClosed) {
+		t.Fatalf("View after Close: %v", err)
+	}
+}
