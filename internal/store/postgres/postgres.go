@@ -311,8 +311,10 @@ func (s *Store) retryable(ctx context.Context, err error, conn *pgxpool.Conn) bo
 		case pgErr.Code == "40001", pgErr.Code == "40P01": // serialization failure, deadlock
 			s.stats.conflicts.Add(1)
 			return true
-		case strings.HasPrefix(pgErr.Code, "08"), pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03":
-			// connection exception; backend terminated, server crashed or starting
+		case strings.HasPrefix(pgErr.Code, "08"), pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03",
+			pgErr.Code == "53300":
+			// connection exception; backend terminated, server crashed or
+			// starting; too many connections (a new one may be let in later)
 			s.stats.lost.Add(1)
 			return true
 		}
