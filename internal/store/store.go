@@ -1,7 +1,8 @@
 // Package store is trent's persistence: a small transactional key-value
 // interface. Each backend lives in its own subpackage (store/bolt, the
-// embedded default), so a database driver never reaches other importers;
-// store/sealed authenticates every record of any backend.
+// embedded default; store/postgres, shared by several trent processes), so
+// a database driver never reaches other importers; store/sealed
+// authenticates every record of any backend.
 //
 // The service keeps every record it owns (keys, aliases, ...) as an opaque
 // value under a string key in one of a few tables. That is all a backend has
@@ -10,7 +11,10 @@
 // wrapped under the root key: a backend never sees a secret.
 package store
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // Table names a group of records, like a bucket or an SQL table.
 type Table string
@@ -70,4 +74,16 @@ type Tx interface {
 // gives no such guarantee; its documentation says what an operator must do.
 type Scrubber interface {
 	Scrub() error
+}
+
+// Watcher is a Store shared by several processes that reports records
+// changed by any of them, so that each can keep a cache coherent.
+type Watcher interface {
+	// Watch calls fn for every record a committed transaction changed (in
+	// any process), until ctx ends. When its notification channel
+	// connects or reconnects, and after each failed attempt to, it calls
+	// fn("", "") meaning "anything may have changed: drop everything
+	// cached". fn runs on one goroutine, one call at a time; it must not
+	// block for long.
+	Watch(ctx context.Context, fn func(t Table, key string)) error
 }
