@@ -3,6 +3,8 @@ package policy
 import (
 	"errors"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Kind says which sort of policy a document is, which decides what is
@@ -97,11 +99,11 @@ func Parse(doc string, kind Kind) (*Policy, error) {
 	}
 	root, err := parseJSON(doc)
 	if err != nil {
-		if kind == IdentityPolicy {
+		switch {
+		case kind == IdentityPolicy:
 			return nil, errorf(msgIAMSyntax)
-		}
-		if err == errTooDeep {
-			return nil, elementError(kind, "nesting")
+		case errors.Is(err, jsontext.ErrDuplicateName):
+			return nil, errorf(msgDuplicateName)
 		}
 		return nil, errorf(msgNotJSON)
 	}
