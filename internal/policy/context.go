@@ -17,8 +17,9 @@ import (
 //
 // The principal keys aws:PrincipalArn, aws:PrincipalAccount,
 // aws:PrincipalType, aws:userid and aws:username come from
-// Request.Principal, and aws:CurrentTime and aws:EpochTime from
-// Request.Time; Context is asked for them only when those are empty.
+// Request.Principal only (empty fields are absent keys), and
+// aws:CurrentTime and aws:EpochTime from Request.Time, or from Context when
+// Time is zero.
 type Context interface {
 	Lookup(lowercaseKey string) (values []string, present bool)
 }
@@ -130,6 +131,11 @@ func lookup(r *Request, k *keyRef, buf *[1]string) ([]string, bool) {
 	if v != "" {
 		buf[0] = v
 		return buf[:], true
+	}
+	if k.builtin != notBuiltin && k.builtin < keyCurrentTime {
+		// Who the caller is comes from authentication only: a request
+		// context must not be able to claim aws:username for a role session.
+		return nil, false
 	}
 	if r.Context == nil {
 		return nil, false

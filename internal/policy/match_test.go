@@ -195,7 +195,11 @@ func TestPrincipalKeysComeFromTheRequest(t *testing.T) {
 	if res := p.Evaluate(r); res.Effect != AllowDirect {
 		t.Fatalf("context overrode the principal: %v", res)
 	}
-	// aws:username exists for users only.
+	// aws:username exists for users only, whatever the context says.
+	r.Context = ctx("aws:username", "alice")
+	if res := p.Evaluate(r); res.Effect != AllowDirect {
+		t.Fatalf("context supplied aws:username: %v", res)
+	}
 	r.Principal = alice
 	if res := p.Evaluate(r); res.Effect != NoMatch {
 		t.Fatalf("user: %v", res)
