@@ -125,6 +125,10 @@ type Decision struct {
 //
 // The lockout check of CreateKey and PutKeyPolicy is Decide on the new
 // policy for kms:PutKeyPolicy with the caller's identity policies.
+//
+// in.Request must not be nil. Policies of the wrong kind are not used: an
+// identity policy given as KeyPolicy denies, a key policy among
+// IdentityPolicies is skipped.
 func Decide(in DecideInput) Decision {
 	r := in.Request
 	d := Decision{
@@ -136,8 +140,8 @@ func Decide(in DecideInput) Decision {
 		resource:       r.Resource,
 	}
 	for i, p := range in.IdentityPolicies {
-		if p == nil {
-			continue
+		if p == nil || p.kind != IdentityPolicy {
+			continue // a key policy here would grant by its principals: ignore it
 		}
 		res := p.Evaluate(r)
 		if res.Effect > d.Identity.Effect {
@@ -181,8 +185,12 @@ func Decide(in DecideInput) Decision {
 		return d.deny(NoIdentityPolicyAllows)
 	}
 
-	d.KeyPolicy = in.KeyPolicy.Evaluate(r)
 	d.CrossAccount = r.Principal.Account != in.KeyAccount
+	if in.KeyPolicy.kind != KeyPolicy {
+		// An identity policy has no principals and would allow everyone.
+		return d.deny(NoResourcePolicyAllows)
+	}
+	d.KeyPolicy = in.KeyPolicy.Evaluate(r)
 	switch {
 	case d.KeyPolicy.Effect == Deny:
 		return d.deny(ExplicitDenyResource)

@@ -148,3 +148,16 @@ func TestLookupAction(t *testing.T) {
 		t.Errorf("%d permissions, want 57 (56 operations, ReEncrypt counted twice)", n)
 	}
 }
+
+func TestDecideRefusesPoliciesOfTheWrongKind(t *testing.T) {
+	iamAll := mustParse(t, iamAllow("kms:*", "*"), IdentityPolicy)
+	keyAll := mustParse(t, kpAllow(q("*"), ""), KeyPolicy)
+	r := &Request{Principal: alice, Action: "kms:Encrypt", Resource: keyARN}
+	if d := Decide(DecideInput{Request: r, KeyAccount: acctA, KeyPolicy: iamAll}); d.Allowed {
+		t.Fatalf("identity policy used as the key policy allowed: %s", d.Explain())
+	}
+	r = &Request{Principal: alice, Action: "kms:CreateKey", Resource: "*"}
+	if d := Decide(DecideInput{Request: r, IdentityPolicies: []*Policy{keyAll}}); d.Allowed {
+		t.Fatalf("key policy used as an identity policy allowed: %s", d.Explain())
+	}
+}
