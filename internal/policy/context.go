@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Context supplies the values of condition keys for one request:
@@ -51,6 +52,9 @@ type Entry struct {
 
 // ListContext is a Context that is a plain slice, cheap to build per
 // request: a handful of entries is searched faster than a map is filled.
+// Entries are compared with the (lower-case) key byte length first, so a
+// name with a character whose lower case has another UTF-8 length (the
+// Kelvin sign) must be given in lower case.
 // A caller with several single-valued keys can carve their Values out of
 // one shared []string to keep to one allocation.
 type ListContext []Entry
@@ -62,11 +66,29 @@ func (c ListContext) Lookup(key string) ([]string, bool) {
 		if len(key) != len(e.Prefix)+len(e.Name) {
 			continue
 		}
-		if strings.EqualFold(key[:len(e.Prefix)], e.Prefix) && strings.EqualFold(key[len(e.Prefix):], e.Name) {
+		if equalLower(e.Prefix, key[:len(e.Prefix)]) && equalLower(e.Name, key[len(e.Prefix):]) {
 			return e.Values, true
 		}
 	}
 	return nil, false
+}
+
+// equalLower reports whether s equals lower (which is lower case) but for
+// case: ASCII quickly, anything else by Unicode simple folding.
+func equalLower(s, lower string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf || lower[i] >= utf8.RuneSelf {
+			return strings.EqualFold(s[i:], lower[i:])
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // keyRef is a compiled condition key or variable name.

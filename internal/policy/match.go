@@ -62,6 +62,47 @@ func literalPattern(text string, wild bool) pattern {
 	return newPattern(b.toks)
 }
 
+// actionPattern compiles an Action value. Action names are ASCII and
+// case-insensitive: the pattern is kept in lower case and matched with
+// fold, which lower-cases only the request's letters.
+func actionPattern(text string) pattern {
+	return literalPattern(lowerASCII(text), true)
+}
+
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// hasLowerPrefix reports whether s begins with lower, ignoring the case of
+// ASCII letters in s; lower is already lower case. Faster than
+// strings.EqualFold, which this package's profiles showed dominating.
+func hasLowerPrefix(s, lower string) bool {
+	if len(s) < len(lower) {
+		return false
+	}
+	for i := 0; i < len(lower); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // tokBuilder accumulates tokens, merging adjacent literals.
 type tokBuilder struct {
 	toks []tok
@@ -106,25 +147,22 @@ func (b *tokBuilder) variable(index int) {
 	b.toks = append(b.toks, tok{kind: varTok, v: index})
 }
 
-// match reports whether s matches p. fold makes literals compare
-// case-insensitively (action names).
+// match reports whether s matches p. fold makes ASCII letters of s
+// compare case-insensitively against a lower-case pattern (action names).
 func (p *pattern) match(s string, vars []string, fold bool) bool {
 	switch p.shape {
 	case anyShape:
 		return true
 	case exactShape:
 		if fold {
-			return strings.EqualFold(s, p.lit)
+			return len(s) == len(p.lit) && hasLowerPrefix(s, p.lit)
 		}
 		return s == p.lit
 	case prefixShape:
-		if len(s) < len(p.lit) {
-			return false
-		}
 		if fold {
-			return strings.EqualFold(s[:len(p.lit)], p.lit)
+			return hasLowerPrefix(s, p.lit)
 		}
-		return s[:len(p.lit)] == p.lit
+		return strings.HasPrefix(s, p.lit)
 	}
 	return matchToks(p.toks, s, vars, fold)
 }
@@ -175,13 +213,10 @@ func matchToks(toks []tok, s string, vars []string, fold bool) bool {
 }
 
 func hasPrefix(s, prefix string, fold bool) bool {
-	if len(s) < len(prefix) {
-		return false
-	}
 	if fold {
-		return strings.EqualFold(s[:len(prefix)], prefix)
+		return hasLowerPrefix(s, prefix)
 	}
-	return s[:len(prefix)] == prefix
+	return strings.HasPrefix(s, prefix)
 }
 
 // equalToks reports whether s is exactly the text of toks (literals and

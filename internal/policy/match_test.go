@@ -18,6 +18,10 @@ func TestPatternMatch(t *testing.T) {
 		{"abc", "abcd", false, false},
 		{"abc", "ABC", false, false},
 		{"abc", "ABC", true, true},
+		{"ABC", "abc", true, true},
+		{"abc", "abcd", true, false},
+		{"abc*", "ABCD", true, true},
+		{"é", "É", true, false}, // fold is for ASCII action names only
 		{"kms:Generate*", "kms:GenerateDataKey", false, true},
 		{"kms:Generate*", "kms:Generat", false, false},
 		{"a*b", "ab", false, true},
@@ -39,6 +43,9 @@ func TestPatternMatch(t *testing.T) {
 	}
 	for _, c := range cases {
 		p := literalPattern(c.pattern, true)
+		if c.fold {
+			p = actionPattern(c.pattern)
+		}
 		if got := p.match(c.s, nil, c.fold); got != c.want {
 			t.Errorf("%q ~ %q (fold %v) = %v, want %v", c.pattern, c.s, c.fold, got, c.want)
 		}
@@ -178,6 +185,10 @@ func TestContexts(t *testing.T) {
 	}
 	if v, ok := l.Lookup("kms:calleraccount"); !ok || v[0] != acctA {
 		t.Fatalf("ListContext plain entry: %v %v", v, ok)
+	}
+	u := ListContext{{Prefix: "kms:EncryptionContext:", Name: "Ünïcode", Values: []string{"y"}}}
+	if v, ok := u.Lookup("kms:encryptioncontext:ünïcode"); !ok || v[0] != "y" {
+		t.Fatalf("ListContext non-ASCII name: %v %v", v, ok)
 	}
 	if _, ok := l.Lookup("kms:encryptioncontext:app"); ok {
 		t.Fatalf("ListContext matched a shorter key")

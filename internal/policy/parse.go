@@ -318,7 +318,7 @@ func (c *compiler) actions(st *statement, action, notAction *node) error {
 				return errorf(msgIAMVendor)
 			}
 		}
-		st.actions = append(st.actions, literalPattern(a, true))
+		st.actions = append(st.actions, actionPattern(a))
 	}
 	return nil
 }
