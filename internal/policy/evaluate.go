@@ -64,8 +64,9 @@ type Result struct {
 const maxStackVars = 8
 
 // Evaluate applies the policy to r. It allocates nothing unless a
-// statement compares case-insensitively against a variable or the
-// request time must be formatted.
+// statement compares case-insensitively against a variable, the request
+// time must be formatted as text, or a statement uses more than eight
+// variables.
 func (p *Policy) Evaluate(r *Request) Result {
 	best := Result{Statement: -1}
 	for i := range p.statements {
