@@ -24,11 +24,17 @@ const usage = `trent is a key management service that speaks the AWS KMS API.
 
 Usage:
   trent serve [--config FILE] [--listen ADDR] [--data DIR] [--cpuprofile FILE]
+  trent encrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
+  trent decrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
 
-Without --config trent runs in dev mode. Run "trent serve -h" for the flags.
+Without --config trent runs in dev mode. Run "trent serve -h" (or encrypt -h)
+for the flags.
 `
 
 func main() {
+	if len(os.Args) >= 2 && (os.Args[1] == "encrypt" || os.Args[1] == "decrypt") {
+		os.Exit(runEnvelope(os.Args[1], os.Args[2:]))
+	}
 	if len(os.Args) < 2 || os.Args[1] != "serve" {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
