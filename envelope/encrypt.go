@@ -256,7 +256,9 @@ func (e *Encryptor) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// ReadFrom encrypts everything r has, reading straight into the frame buffers.
+// ReadFrom encrypts everything r has, reading straight into the frame
+// buffers. If r fails, the Encryptor fails too: Close then returns the error
+// and does not finish the message.
 func (e *Encryptor) ReadFrom(r io.Reader) (int64, error) {
 	if e.closed {
 		return 0, errors.New("envelope: write to a closed Encryptor")
@@ -277,6 +279,7 @@ func (e *Encryptor) ReadFrom(r io.Reader) (int64, error) {
 				if err == io.EOF {
 					return n, nil
 				}
+				e.setErr(err)
 				return n, err
 			}
 			if err := e.dispatch(false); err != nil {
@@ -299,6 +302,8 @@ func (e *Encryptor) ReadFrom(r io.Reader) (int64, error) {
 			return n, nil
 		}
 		if err != nil {
+			// The plaintext is incomplete: Close must not end the message as if it were whole.
+			e.setErr(err)
 			return n, err
 		}
 	}

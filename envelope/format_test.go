@@ -234,3 +234,24 @@ func (m multiKeyring) OnEncrypt(ctx context.Context, mat *EncryptionMaterials) e
 func (m multiKeyring) OnDecrypt(ctx context.Context, mat *DecryptionMaterials, keys []EncryptedDataKey) error {
 	return m[0].OnDecrypt(ctx, mat, keys)
 }
+
+// A source that fails must not leave a message that looks complete.
+func TestReadFromErrorIsSticky(t *testing.T) {
+	kr := newStaticKeyring()
+	var out bytes.Buffer
+	e, err := NewEncryptor(context.Background(), &out, EncryptConfig{Keyring: kr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("disk on fire")
+	if _, err := e.ReadFrom(io.MultiReader(bytes.NewReader(make([]byte, 100)), iotestErr{boom})); !errors.Is(err, boom) {
+		t.Fatalf("ReadFrom: %v", err)
+	}
+	if err := e.Close(); !errors.Is(err, boom) {
+		t.Fatalf("Close after a failed source: %v", err)
+	}
+}
+
+type iotestErr struct{ err error }
+
+func (r iotestErr) Read([]byte) (int, error) { return 0, r.err }
