@@ -104,5 +104,5 @@ func BenchmarkTrentEncryptUnsigned1MiB(b *testing.B)    { benchTrentEncrypt(b, u
 func BenchmarkTrentDecryptSigned1MiB(b *testing.B)      { benchTrentDecrypt(b, signed, 1<<20) }
 func BenchmarkTrentDecryptUnsigned4KiB(b *testing.B)    { benchTrentDecrypt(b, unsigned, 4096) }
 func BenchmarkTrentDecryptUnsigned1MiB(b *testing.B)    { benchTrentDecrypt(b, unsigned, 1<<20) }
-func BenchmarkOfficialEncryptSigned1MiB(b *testing.B) { benchOfficialEncrypt(b, signed, 1<<20) }
-func BenchmarkOfficialDecryptSigned1MiB(b *testing.B) { benchOfficialDecrypt(b, signed, 1<<20) }
+func BenchmarkOfficialEncryptSigned1MiB(b *testing.B)   { benchOfficialEncrypt(b, signed, 1<<20) }
+func BenchmarkOfficialDecryptSigned1MiB(b *testing.B)   { benchOfficialDecrypt(b, signed, 1<<20) }
