@@ -227,8 +227,13 @@ func decryptCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 			kr.Filter = &envelope.DiscoveryFilter{AccountIDs: accounts}
 		}
 	} else {
-		// The message names keys by ARN: resolve what was given to ARNs.
+		// The message names keys by ARN: resolve what was given to ARNs
+		// (a key ARN is taken as it is, needing no DescribeKey permission).
 		for _, id := range f.keyIDs {
+			if isKeyARN(id) {
+				kr.KeyIDs = append(kr.KeyIDs, id)
+				continue
+			}
 			d, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
 			if err != nil {
 				return fmt.Errorf("resolving --key-id %s: %w", id, err)
@@ -468,4 +473,10 @@ func runEnvelope(cmd string, args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "trent %s: %v\n", cmd, err)
 	return 1
+}
+
+// isKeyARN reports whether id is a KMS key ARN (not an alias ARN).
+func isKeyARN(id string) bool {
+	parts := strings.SplitN(id, ":", 6)
+	return len(parts) == 6 && parts[0] == "arn" && parts[2] == "kms" && strings.HasPrefix(parts[5], "key/")
 }
