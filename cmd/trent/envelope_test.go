@@ -19,6 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
+// noIMDS keeps the AWS credential chain off the EC2 metadata address: the
+// tests talk to loopback only.
+const noIMDS = "AWS_EC2_METADATA_DISABLED=true"
+
 // trentBin is the trent command, built once for these tests.
 var trentBin string
 
@@ -95,6 +99,7 @@ func (c *cli) env() []string {
 		"HOME=" + home, "PATH=" + os.Getenv("PATH"),
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1",
 		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
+		noIMDS,
 	}
 }
 
@@ -278,4 +283,33 @@ func TestCLIUsageErrors(t *testing.T) {
 	c.fails(nil, "key=value", "encrypt", "--key-id", "k", "--context", "novalue", "-i", "-", "-o", "-")
 	c.fails(nil, "--algorithm", "encrypt", "--key-id", "k", "--algorithm", "0x0178", "-i", "-", "-o", "-")
 	c.fails(nil, "reserved", "encrypt", "--key-id", "k", "--context", "aws-crypto-public-key=x", "-i", "-", "-o", "-")
+}
+
+// TestCLISharedConfigProfile: credentials and region from the shared files
+// and a named profile, with no AWS variables but the files' paths.
+func TestCLISharedConfigProfile(t *testing.T) {
+	endpoint := serveTrent(t)
+	c := &cli{t: t, endpoint: endpoint}
+	key := c.createKey("alias/profile-test")
+	home := t.TempDir()
+	creds := filepath.Join(home, "credentials")
+	conf := filepath.Join(home, "config")
+	os.WriteFile(creds, []byte("[backup]\naws_access_key_id = test\naws_secret_access_key = test\n"), 0o600)
+	os.WriteFile(conf, []byte("[profile backup]\nregion = us-east-1\n"), 0o600)
+	env := []string{"HOME=" + home, "AWS_SHARED_CREDENTIALS_FILE=" + creds, "AWS_CONFIG_FILE=" + conf, noIMDS}
+	run := func(stdin []byte, args ...string) []byte {
+		cmd := exec.Command(trentBin, append(args, "--endpoint-url", endpoint)...)
+		cmd.Env = env
+		cmd.Stdin = bytes.NewReader(stdin)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("trent %v: %v: %s", args, err, e.String())
+		}
+		return o.Bytes()
+	}
+	msg := run([]byte("from a profile"), "encrypt", "--profile", "backup", "--key-id", "alias/profile-test", "-i", "-", "-o", "-")
+	if got := run(msg, "decrypt", "--profile", "backup", "--key-id", key, "-i", "-", "-o", "-"); string(got) != "from a profile" {
+		t.Fatalf("got %q", got)
+	}
 }

@@ -30,7 +30,8 @@ func runTrent(t *testing.T, bin, endpoint string, args ...string) {
 	cmd := exec.Command(bin, append(args, "--endpoint-url", endpoint)...)
 	home := t.TempDir()
 	cmd.Env = []string{"HOME=" + home, "AWS_ACCESS_KEY_ID=" + trenttest.AccessKey, "AWS_SECRET_ACCESS_KEY=" + trenttest.SecretKey,
-		"AWS_REGION=" + trenttest.Region, "AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none")}
+		"AWS_REGION=" + trenttest.Region, "AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
+		"AWS_EC2_METADATA_DISABLED=true"}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("trent %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
