@@ -2,10 +2,12 @@
 //
 //	trent serve [--config FILE] [--listen ADDR] [--data DIR]
 //	trent audit verify [--config FILE | --data DIR] FILE...
+//	trent encrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
+//	trent decrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
 //
 // Without --config, trent serve runs in dev mode: loopback only, one
 // account, the access key "test" with secret "test". See
-// docs/configuration.md.
+// docs/configuration.md and docs/envelope.md.
 package main
 
 import (
@@ -18,6 +20,8 @@ const usage = `trent is a key management service that speaks the AWS KMS API.
 Usage:
   trent serve [--config FILE] [--listen ADDR] [--data DIR] [--cpuprofile FILE]
   trent audit verify [--config FILE | --data DIR] FILE...
+  trent encrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
+  trent decrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
 
 Without --config trent serve runs in dev mode. Run "trent <command> -h" for
 the flags of a command.
@@ -34,6 +38,8 @@ func main() {
 		err = serve(args, os.Stdout)
 	case cmd == "audit" && len(args) > 0 && args[0] == "verify":
 		err = auditVerify(args[1:], os.Stdout)
+	case cmd == "encrypt" || cmd == "decrypt":
+		os.Exit(runEnvelope(cmd, args))
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
