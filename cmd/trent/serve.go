@@ -47,6 +47,10 @@ func serve(args []string, stdout io.Writer) error {
 	if err := syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{}); err != nil {
 		logger.Warn("could not disable core dumps", "err", err)
 	}
+	// Signals are caught before the server starts: a SIGTERM that arrives
+	// as soon as it serves must still stop it cleanly.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	srv, err := server.Start(cfg, server.Options{Logger: logger})
 	if err != nil {
 		return err
@@ -68,8 +72,6 @@ Try: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=us-east-1 
 	} else {
 		fmt.Fprintf(stdout, "trent is serving on %s\n", srv.URL())
 	}
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	for sig := range signals {
 		if sig != syscall.SIGHUP {
 			break
