@@ -43,6 +43,7 @@ import (
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/rootkey"
+	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/server"
 )
 
@@ -60,7 +61,8 @@ const (
 var (
 	plaintext1KB = randomBytes(1024)
 	encCtx       = map[string]string{"purpose": "bench", "request": "17"}
-	call         = kms.Call{Account: account, ARN: principal, Region: region}
+	call         = kms.Call{Account: account, ARN: principal, Region: region,
+		Principal: policy.Principal{ARN: principal, Account: account, Type: policy.TypeAccount, UserID: account}}
 )
 
 func randomBytes(n int) []byte {
@@ -157,16 +159,46 @@ func BenchmarkVerifySigV4(b *testing.B) {
 	}
 }
 
-// BenchmarkAuthorize is the authorisation step every key operation takes
-// (today kms.SameAccount, the service's default).
+// BenchmarkAuthorize is the authorisation decision every key operation
+// takes (kms.PolicyAuthorizer, the service's default): the root user under
+// the default key policy, and an IAM user whose identity policy allows
+// Encrypt under a key policy with a condition on the encryption context.
 func BenchmarkAuthorize(b *testing.B) {
 	key := &kms.Key{ID: keyID, Account: account, Region: region}
-	var authz kms.Authorizer = kms.SameAccount{}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := authz.Authorize(&call, "kms:Encrypt", key); err != nil {
-			b.Fatal(err)
-		}
+	defaultPolicy, err := policy.Parse(policy.DefaultKeyPolicy(account), policy.KeyPolicy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keyPolicy, err := policy.Parse(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+account+`:root"},"Action":"kms:*","Resource":"*"},
+		{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringNotEquals":{"kms:EncryptionContext:purpose":"bench"}}}]}`, policy.KeyPolicy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	iam, err := policy.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt"],"Resource":"arn:aws:kms:`+region+`:`+account+`:key/*"}]}`, policy.IdentityPolicy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	alice := call
+	alice.ARN = "arn:aws:iam::" + account + ":user/alice"
+	alice.Principal = policy.Principal{ARN: alice.ARN, Account: account, Type: policy.TypeUser, Username: "alice", UserID: "AIDAEXAMPLE"}
+	alice.Policies = []*policy.Policy{iam}
+	alice.Cond = kms.Conditions{TakesContext: true, EncryptionContext: encCtx}
+	var authz kms.Authorizer = kms.PolicyAuthorizer{}
+	for _, tc := range []struct {
+		name   string
+		call   *kms.Call
+		policy *policy.Policy
+	}{{"RootDefaultPolicy", &call, defaultPolicy}, {"UserIAMPolicyAndCondition", &alice, keyPolicy}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				a := &kms.Access{Call: tc.call, Action: "kms:Decrypt", Resource: key.ARN(), Key: key, KeyPolicy: tc.policy, Context: kms.NewRequestContext(tc.call, key)}
+				if err := authz.Authorize(a); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -160,7 +160,13 @@ func TestKeyPolicies(t *testing.T) {
 	}
 	_, err = c.CreateKey(ctx, &kms.CreateKeyInput{Policy: aws.String(`{"Statement": [`)})
 	wantAPIError(t, err, "MalformedPolicyDocumentException", "")
-	newPolicy := `{"Version":"2012-10-17","Statement":[{"Sid":"x","Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*"}]}`
+	// A policy under which the caller could not change the policy again is
+	// refused (the lockout safety check)...
+	lockout := `{"Version":"2012-10-17","Statement":[{"Sid":"x","Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*"}]}`
+	_, err = c.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: k.KeyId, Policy: aws.String(lockout)})
+	wantAPIError(t, err, "MalformedPolicyDocumentException", "The new key policy will not allow you to update the key policy in the future.")
+	newPolicy := `{"Version":"2012-10-17","Statement":[{"Sid":"x","Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*"},` +
+		`{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"}]}`
 	if _, err := c.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: k.KeyId, Policy: aws.String(newPolicy)}); err != nil {
 		t.Fatal(err)
 	}

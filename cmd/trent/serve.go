@@ -76,8 +76,15 @@ Try: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=us-east-1 
 		if sig != syscall.SIGHUP {
 			break
 		}
-		if err := srv.Reload(); err != nil {
-			logger.Error("reload on SIGHUP failed", "err", err)
+		var next *config.Config
+		if *configPath != "" {
+			if next, err = loadConfig(*configPath, *listen, *dataDir); err != nil {
+				logger.Error("SIGHUP: the configuration file is refused; the old configuration stays", "err", err)
+				next = nil
+			}
+		}
+		if err := srv.Reload(next); err != nil {
+			logger.Error("SIGHUP: reload failed", "err", err)
 		}
 	}
 	logger.Info("shutting down")

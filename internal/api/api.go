@@ -160,7 +160,15 @@ func (h *Handler) serve(r *http.Request, x *exchange) ([]byte, error) {
 		return nil, err
 	}
 	x.identity = id
-	x.call = kms.Call{Account: id.Principal.Account, ARN: id.Principal.ARN, Region: id.Region}
+	x.call = kms.Call{
+		Account:         id.Principal.Account,
+		ARN:             id.Principal.ARN,
+		Region:          id.Region,
+		Principal:       id.Principal.ForPolicy(),
+		Policies:        id.Principal.Policies,
+		SourceIP:        remoteIP(r),
+		SecureTransport: r.TLS != nil,
+	}
 	// One X-Amz-Target, naming an operation: a repeated header (whose
 	// values a signature covers joined) names none.
 	targets := r.Header["X-Amz-Target"]
@@ -269,6 +277,9 @@ func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time
 		account := arnAccount(x.call.KeyARN)
 		e.Resources = []audit.Resource{{AccountID: account, Type: "AWS::KMS::Key", ARN: x.call.KeyARN}}
 		e.RecipientAccountID = account
+		if other := x.call.OtherKeyARN; other != "" && other != x.call.KeyARN {
+			e.Resources = append(e.Resources, audit.Resource{AccountID: arnAccount(other), Type: "AWS::KMS::Key", ARN: other})
+		}
 	}
 	if x.err != nil {
 		e.ErrorCode = string(x.err.Code)

@@ -9,13 +9,32 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/trent-kms/trent/internal/policy"
 )
 
 // Principal is who a request acts for.
 type Principal struct {
 	Account string // "111122223333"
-	ARN     string // "arn:aws:iam::111122223333:root", "arn:aws:iam::111122223333:user/alice"
-	UserID  string // principalId in CloudTrail terms (for root: the account id)
+	// ARN is the caller: "arn:aws:iam::111122223333:root",
+	// "arn:aws:iam::111122223333:user/alice" or, for a role session,
+	// "arn:aws:sts::111122223333:assumed-role/app/s1".
+	ARN    string
+	UserID string // principalId in CloudTrail terms (for root: the account id)
+	// Type is policy.TypeAccount (the root user), TypeUser or
+	// TypeAssumedRole.
+	Type string
+	// RoleARN is the role of a role session ("arn:aws:iam::…:role/app").
+	RoleARN string
+	// Username is the IAM user's name (aws:username).
+	Username string
+	// Policies are the identity's IAM policies, parsed.
+	Policies []*policy.Policy
+}
+
+// ForPolicy is the principal as package policy sees it.
+func (p *Principal) ForPolicy() policy.Principal {
+	return policy.Principal{ARN: p.ARN, Account: p.Account, Type: p.Type, RoleARN: p.RoleARN, UserID: p.UserID, Username: p.Username}
 }
 
 // Credential is one access key.
@@ -62,6 +81,16 @@ type signingKey struct {
 // NewKeyring returns a keyring holding creds. It fails if an access key id
 // is empty, contains '/', or appears twice, or if a secret is empty.
 func NewKeyring(creds ...Credential) (*Keyring, error) {
+	m, err := entriesOf(creds)
+	if err != nil {
+		return nil, err
+	}
+	k := &Keyring{}
+	k.entries.Store(&m)
+	return k, nil
+}
+
+func entriesOf(creds []Credential) (map[string]*entry, error) {
 	m := make(map[string]*entry, len(creds))
 	for _, c := range creds {
 		if err := checkCredential(c); err != nil {
@@ -72,9 +101,21 @@ func NewKeyring(creds ...Credential) (*Keyring, error) {
 		}
 		m[c.AccessKeyID] = &entry{cred: c}
 	}
-	k := &Keyring{}
+	return m, nil
+}
+
+// Replace swaps every credential for creds at once (a configuration
+// reload): a request verifies against the old set or the new one, never a
+// mix. It fails, changing nothing, if creds are invalid.
+func (k *Keyring) Replace(creds ...Credential) error {
+	m, err := entriesOf(creds)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	k.entries.Store(&m)
-	return k, nil
+	return nil
 }
 
 func checkCredential(c Credential) error {

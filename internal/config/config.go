@@ -16,6 +16,9 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/trent-kms/trent/internal/auth"
+	"github.com/trent-kms/trent/internal/policy"
 )
 
 // Config is the whole configuration of a trent server. The file format is
@@ -59,18 +62,37 @@ type RootKey struct {
 	File string `json:"file"`
 }
 
-// Account is one AWS account ID and the access keys that act for it.
+// Account is one AWS account ID, its IAM users and roles with their
+// identity policies, and the access keys that act for them.
 type Account struct {
 	ID         string      `json:"id"`
 	AccessKeys []AccessKey `json:"access_keys"`
+	Users      []Identity  `json:"users,omitempty"`
+	Roles      []Identity  `json:"roles,omitempty"`
 }
 
-// AccessKey is one credential. User names the IAM user it belongs to;
-// empty means the account's root user.
+// Identity is an IAM user or role: its name and its identity (IAM)
+// policies, each an IAM policy document as a JSON object.
+type Identity struct {
+	Name     string            `json:"name"`
+	Policies []json.RawMessage `json:"policies,omitempty"`
+
+	parsed []*policy.Policy
+}
+
+// ParsedPolicies are the identity's policies, parsed by Check.
+func (i *Identity) ParsedPolicies() []*policy.Policy { return i.parsed }
+
+// AccessKey is one credential. User names the IAM user it belongs to, Role
+// the IAM role whose session (SessionName) it is; neither means the
+// account's root user. A role session's key is temporary, so it has a
+// SessionToken.
 type AccessKey struct {
 	ID           string    `json:"id"`
 	Secret       string    `json:"secret"`
 	User         string    `json:"user,omitempty"`
+	Role         string    `json:"role,omitempty"`
+	SessionName  string    `json:"session_name,omitempty"`
 	SessionToken string    `json:"session_token,omitempty"`
 	Expires      time.Time `json:"expires,omitzero"`
 }
@@ -165,9 +187,23 @@ func (c *Config) Check() error {
 		return errors.New("audit_max_size_mb, audit_keep and max_connections cannot be negative")
 	}
 	seen := map[string]bool{}
-	for _, a := range c.Accounts {
+	accounts := map[string]bool{}
+	for i := range c.Accounts {
+		a := &c.Accounts[i]
 		if !accountID.MatchString(a.ID) {
 			return fmt.Errorf("account id %q is not 12 digits", a.ID)
+		}
+		if accounts[a.ID] {
+			return fmt.Errorf("account %s appears twice", a.ID)
+		}
+		accounts[a.ID] = true
+		users, err := checkIdentities(a.ID, "user", a.Users)
+		if err != nil {
+			return err
+		}
+		roles, err := checkIdentities(a.ID, "role", a.Roles)
+		if err != nil {
+			return err
 		}
 		for _, k := range a.AccessKeys {
 			if k.ID == "" || k.Secret == "" {
@@ -177,9 +213,51 @@ func (c *Config) Check() error {
 				return fmt.Errorf("access key %s appears twice", k.ID)
 			}
 			seen[k.ID] = true
+			switch {
+			case k.User != "" && k.Role != "":
+				return fmt.Errorf("account %s: access key %s names both a user and a role", a.ID, k.ID)
+			case k.User != "" && !users[k.User]:
+				return fmt.Errorf("account %s: access key %s acts as user %q, which is not defined in the account's users", a.ID, k.ID, k.User)
+			case k.Role != "" && !roles[k.Role]:
+				return fmt.Errorf("account %s: access key %s acts as role %q, which is not defined in the account's roles", a.ID, k.ID, k.Role)
+			case k.Role != "" && (k.SessionName == "" || k.SessionToken == ""):
+				return fmt.Errorf("account %s: access key %s is a session of role %s: it needs a session_name and a session_token", a.ID, k.ID, k.Role)
+			case k.Role == "" && k.SessionName != "":
+				return fmt.Errorf("account %s: access key %s has a session_name but no role", a.ID, k.ID)
+			case k.SessionName != "" && !iamName.MatchString(k.SessionName):
+				return fmt.Errorf("account %s: access key %s: session name %q is not 2-64 of [A-Za-z0-9+=,.@-]", a.ID, k.ID, k.SessionName)
+			}
 		}
 	}
 	return nil
+}
+
+// iamName is the form of IAM user, role and session names.
+var iamName = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
+
+// checkIdentities checks the users or roles of an account and parses their
+// policies; it returns the set of their names.
+func checkIdentities(account, kind string, ids []Identity) (map[string]bool, error) {
+	names := map[string]bool{}
+	for i := range ids {
+		id := &ids[i]
+		if !iamName.MatchString(id.Name) {
+			return nil, fmt.Errorf("account %s: %s name %q is not 1-64 of [A-Za-z0-9+=,.@_-]", account, kind, id.Name)
+		}
+		if names[id.Name] {
+			return nil, fmt.Errorf("account %s: %s %s appears twice", account, kind, id.Name)
+		}
+		names[id.Name] = true
+		id.parsed = id.parsed[:0]
+		for n, doc := range id.Policies {
+			p, err := policy.Parse(string(doc), policy.IdentityPolicy)
+			if err != nil {
+				return nil, fmt.Errorf("account %s: %s %s: policy %d: %w", account, kind, id.Name, n+1, err)
+			}
+			id.parsed = append(id.parsed, p)
+		}
+	}
+	return names, nil
 }
 
 func isLoopback(listen string) bool {
@@ -231,20 +309,107 @@ func (c *Config) ServesRegion(region string) bool {
 	return false
 }
 
-// PrincipalARN is the IAM ARN an access key acts as.
+// PrincipalARN is the ARN an access key acts as.
 func (a Account) PrincipalARN(k AccessKey) string {
-	if k.User == "" {
-		return "arn:aws:iam::" + a.ID + ":root"
+	switch {
+	case k.User != "":
+		return "arn:aws:iam::" + a.ID + ":user/" + k.User
+	case k.Role != "":
+		return "arn:aws:sts::" + a.ID + ":assumed-role/" + k.Role + "/" + k.SessionName
 	}
-	return "arn:aws:iam::" + a.ID + ":user/" + k.User
+	return "arn:aws:iam::" + a.ID + ":root"
 }
 
-// PrincipalID is CloudTrail's principalId for an access key's principal: the
-// account ID for the root user, a stable unique ID like AWS's "AIDA..." for a user.
+// PrincipalID is CloudTrail's principalId (and aws:userid) for an access
+// key's principal: the account ID for the root user, a stable unique ID like
+// AWS's "AIDA..." for a user, "AROA...:<session>" for a role session.
 func (a Account) PrincipalID(k AccessKey) string {
-	if k.User == "" {
-		return a.ID
+	switch {
+	case k.User != "":
+		return uniqueID("AIDA", a.ID+"/user/"+k.User)
+	case k.Role != "":
+		return uniqueID("AROA", a.ID+"/role/"+k.Role) + ":" + k.SessionName
 	}
-	sum := sha256.Sum256([]byte(a.ID + "/" + k.User))
-	return "AIDA" + strings.ToUpper(hex.EncodeToString(sum[:8]))
+	return a.ID
+}
+
+func uniqueID(prefix, name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return prefix + strings.ToUpper(hex.EncodeToString(sum[:8]))
+}
+
+// identity finds a user or role of the account by name.
+func (a Account) identity(kind, name string) *Identity {
+	list := a.Users
+	if kind == "role" {
+		list = a.Roles
+	}
+	for i := range list {
+		if list[i].Name == name {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+// Principal is what an access key acts as, for authentication and
+// authorization.
+func (a Account) Principal(k AccessKey) auth.Principal {
+	p := auth.Principal{Account: a.ID, ARN: a.PrincipalARN(k), UserID: a.PrincipalID(k), Type: policy.TypeAccount}
+	switch {
+	case k.User != "":
+		p.Type, p.Username = policy.TypeUser, k.User
+		if id := a.identity("user", k.User); id != nil {
+			p.Policies = id.parsed
+		}
+	case k.Role != "":
+		p.Type, p.RoleARN = policy.TypeAssumedRole, "arn:aws:iam::"+a.ID+":role/"+k.Role
+		if id := a.identity("role", k.Role); id != nil {
+			p.Policies = id.parsed
+		}
+	}
+	return p
+}
+
+// PrincipalExists reports whether a principal that a key policy or grant
+// names exists in this configuration: an account ID, the ARN of an account,
+// a user, a role, or a session of a role that is configured. Other forms
+// (federated users, services) are accepted: they never match a caller.
+func (c *Config) PrincipalExists(principal string) bool {
+	account := func(id string) *Account {
+		for i := range c.Accounts {
+			if c.Accounts[i].ID == id {
+				return &c.Accounts[i]
+			}
+		}
+		return nil
+	}
+	if accountID.MatchString(principal) {
+		return account(principal) != nil
+	}
+	for _, prefix := range []string{"arn:aws:iam::", "arn:aws:sts::"} {
+		rest, ok := strings.CutPrefix(principal, prefix)
+		if !ok {
+			continue
+		}
+		id, resource, ok := strings.Cut(rest, ":")
+		a := account(id)
+		if !ok || a == nil {
+			return false
+		}
+		kind, name, _ := strings.Cut(resource, "/")
+		switch {
+		case prefix == "arn:aws:iam::" && resource == "root":
+			return true
+		case prefix == "arn:aws:iam::" && kind == "user":
+			return a.identity("user", name) != nil
+		case prefix == "arn:aws:iam::" && kind == "role":
+			return a.identity("role", name) != nil
+		case prefix == "arn:aws:sts::" && kind == "assumed-role":
+			role, _, _ := strings.Cut(name, "/")
+			return a.identity("role", role) != nil
+		}
+		return kind == "federated-user"
+	}
+	return true
 }

@@ -24,8 +24,11 @@ func TestLoadValidConfig(t *testing.T) {
 		"root_key": {"file": "root.key"},
 		"accounts": [{"id": "444455556666", "access_keys": [
 			{"id": "AKIDADMIN", "secret": "s1", "user": "admin"},
-			{"id": "AKIDROOT", "secret": "s2"}
-		]}]
+			{"id": "AKIDROOT", "secret": "s2"},
+			{"id": "ASIDAPP", "secret": "s3", "role": "app", "session_name": "s1", "session_token": "t"}
+		],
+		"users": [{"name": "admin", "policies": [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}]}],
+		"roles": [{"name": "app"}]}]
 	}`))
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +40,22 @@ func TestLoadValidConfig(t *testing.T) {
 		t.Fatal("regions not applied")
 	}
 	a := c.Accounts[0]
+	admin, root, app := a.Principal(a.AccessKeys[0]), a.Principal(a.AccessKeys[1]), a.Principal(a.AccessKeys[2])
+	if admin.Type != "User" || admin.Username != "admin" || len(admin.Policies) != 1 || root.Type != "Account" || len(root.Policies) != 0 ||
+		app.Type != "AssumedRole" || app.ARN != "arn:aws:sts::444455556666:assumed-role/app/s1" || app.RoleARN != "arn:aws:iam::444455556666:role/app" ||
+		!strings.HasPrefix(app.UserID, "AROA") || !strings.HasSuffix(app.UserID, ":s1") {
+		t.Fatalf("principals: %+v %+v %+v", admin, root, app)
+	}
+	for p, want := range map[string]bool{
+		"444455556666": true, "111122223333": false, "arn:aws:iam::444455556666:root": true,
+		"arn:aws:iam::444455556666:user/admin": true, "arn:aws:iam::444455556666:user/bob": false,
+		"arn:aws:iam::444455556666:role/app": true, "arn:aws:sts::444455556666:assumed-role/app/other": true,
+		"arn:aws:sts::444455556666:assumed-role/nope/s": false, "arn:aws:iam::111122223333:root": false,
+	} {
+		if c.PrincipalExists(p) != want {
+			t.Errorf("PrincipalExists(%s) = %v", p, !want)
+		}
+	}
 	if a.PrincipalARN(a.AccessKeys[0]) != "arn:aws:iam::444455556666:user/admin" ||
 		a.PrincipalARN(a.AccessKeys[1]) != "arn:aws:iam::444455556666:root" ||
 		a.PrincipalID(a.AccessKeys[1]) != "444455556666" || !strings.HasPrefix(a.PrincipalID(a.AccessKeys[0]), "AIDA") {
@@ -58,6 +77,13 @@ func TestLoadRejects(t *testing.T) {
 		"short account id":   {`{` + base + `, "accounts": [{"id": "1234", "access_keys": []}]}`, "12 digits"},
 		"key without secret": {`{` + base + `, "accounts": [{"id": "111122223333", "access_keys": [{"id": "a"}]}]}`, "secret"},
 		"access key twice":   {`{` + base + `, "accounts": [{"id": "111122223333", "access_keys": [{"id": "a", "secret": "s"}, {"id": "a", "secret": "t"}]}]}`, "twice"},
+		"undefined user":     {`{` + base + `, "accounts": [{"id": "111122223333", "access_keys": [{"id": "a", "secret": "s", "user": "ghost"}]}]}`, "not defined"},
+		"undefined role":     {`{` + base + `, "accounts": [{"id": "111122223333", "access_keys": [{"id": "a", "secret": "s", "role": "ghost", "session_name": "x", "session_token": "t"}]}]}`, "not defined"},
+		"role without token": {`{` + base + `, "accounts": [{"id": "111122223333", "roles": [{"name": "r"}], "access_keys": [{"id": "a", "secret": "s", "role": "r", "session_name": "x"}]}]}`, "session_token"},
+		"user and role":      {`{` + base + `, "accounts": [{"id": "111122223333", "users": [{"name": "u"}], "roles": [{"name": "r"}], "access_keys": [{"id": "a", "secret": "s", "user": "u", "role": "r"}]}]}`, "both"},
+		"bad policy":         {`{` + base + `, "accounts": [{"id": "111122223333", "users": [{"name": "u", "policies": [{"Statement": [{"Effect": "Maybe", "Action": "kms:*", "Resource": "*"}]}]}], "access_keys": [{"id": "a", "secret": "s"}]}]}`, "policy 1"},
+		"bad user name":      {`{` + base + `, "accounts": [{"id": "111122223333", "users": [{"name": "a b"}], "access_keys": [{"id": "a", "secret": "s"}]}]}`, "user name"},
+		"account twice":      {`{` + base + `, "accounts": [{"id": "111122223333", "access_keys": []}, {"id": "111122223333", "access_keys": []}]}`, "twice"},
 	} {
 		_, err := Load(writeConfig(t, tc.text))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

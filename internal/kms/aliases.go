@@ -45,12 +45,23 @@ func (s *Service) aliasForChange(tx store.Tx, call *Call, name, action string) (
 		return nil, nil, err
 	}
 	call.KeyARN = k.ARN()
-	return a, k, s.authz.Authorize(call, action, k)
+	_, err = s.authorizeKey(call, action, k, nil, func() ([]*Grant, error) { return grantsOf(tx, k.Region, k.ID) })
+	return a, k, err
+}
+
+// authorizeAlias is the alias half of the alias operations: an IAM-only
+// permission on the alias ARN (KMS Developer Guide, "Controlling access to
+// aliases"). The key half is asked separately.
+func (s *Service) authorizeAlias(call *Call, action, name string) error {
+	return s.authorizeAccount(call, action, aliasARN(call.Region, call.Account, name))
 }
 
 func (s *Service) CreateAlias(ctx context.Context, call *Call, in *kmsapi.CreateAliasRequest) error {
 	name := in.GetAliasName()
 	if err := checkAliasName(name); err != nil {
+		return err
+	}
+	if err := s.authorizeAlias(call, "kms:CreateAlias", name); err != nil {
 		return err
 	}
 	err := s.store.Update(func(tx store.Tx) error {
@@ -87,6 +98,9 @@ func (s *Service) CreateAlias(ctx context.Context, call *Call, in *kmsapi.Create
 func (s *Service) UpdateAlias(ctx context.Context, call *Call, in *kmsapi.UpdateAliasRequest) error {
 	name := in.GetAliasName()
 	if err := checkAliasName(name); err != nil {
+		return err
+	}
+	if err := s.authorizeAlias(call, "kms:UpdateAlias", name); err != nil {
 		return err
 	}
 	err := s.store.Update(func(tx store.Tx) error {
@@ -131,6 +145,9 @@ func (s *Service) DeleteAlias(ctx context.Context, call *Call, in *kmsapi.Delete
 	if err := checkAliasName(name); err != nil {
 		return err
 	}
+	if err := s.authorizeAlias(call, "kms:DeleteAlias", name); err != nil {
+		return err
+	}
 	err := s.store.Update(func(tx store.Tx) error {
 		a, _, err := s.aliasForChange(tx, call, name, "kms:DeleteAlias")
 		if err != nil {
@@ -145,6 +162,9 @@ func (s *Service) DeleteAlias(ctx context.Context, call *Call, in *kmsapi.Delete
 }
 
 func (s *Service) ListAliases(ctx context.Context, call *Call, in *kmsapi.ListAliasesRequest) (*kmsapi.ListAliasesResponse, error) {
+	if err := s.authorizeAccount(call, "kms:ListAliases", "*"); err != nil {
+		return nil, err
+	}
 	prefix := aliasStoreKey(call.Account, call.Region, "")
 	after, err := decodeMarker(in.Marker, prefix)
 	if err != nil {
@@ -156,7 +176,16 @@ func (s *Service) ListAliases(ctx context.Context, call *Call, in *kmsapi.ListAl
 	err = s.store.View(func(tx store.Tx) error {
 		filter := ""
 		if in.KeyId != nil {
-			k, err := s.lookupKey(tx, call, *in.KeyId, keyIDOnly, "kms:ListAliases")
+			// Listing by key is part of kms:ListAliases, an IAM-only
+			// permission: the key must exist, its policy is not asked.
+			keyID, err := s.resolveID(tx, call, *in.KeyId, keyIDOnly, "kms:ListAliases")
+			if err != nil {
+				return err
+			}
+			k, err := getKey(tx, call.Region, keyID)
+			if errors.Is(err, store.ErrNotFound) || (err == nil && k.Account != call.Account) {
+				return keyNotFound(call, *in.KeyId, keyID, "kms:ListAliases")
+			}
 			if err != nil {
 				return err
 			}

@@ -46,6 +46,13 @@ func (s *Service) signingKey(call *Call, id, action string, alg *kmsapi.SigningA
 	return k, k.private, nil
 }
 
+// signRequest records the condition values of Sign and Verify.
+func (s *Service) signRequest(call *Call, alg *kmsapi.SigningAlgorithmSpec, mt *kmsapi.MessageType, tokens []string) error {
+	call.Cond.Set("kms:SigningAlgorithm", string(*alg))
+	call.Cond.Set("kms:MessageType", string(messageType(mt)))
+	return s.useGrantTokens(call, tokens)
+}
+
 func messageType(mt *kmsapi.MessageType) kmsapi.MessageType {
 	if mt == nil {
 		return kmsapi.MessageTypeRaw
@@ -54,6 +61,9 @@ func messageType(mt *kmsapi.MessageType) kmsapi.MessageType {
 }
 
 func (s *Service) Sign(ctx context.Context, call *Call, in *kmsapi.SignRequest) (*kmsapi.SignResponse, error) {
+	if err := s.signRequest(call, in.SigningAlgorithm, in.MessageType, in.GrantTokens); err != nil {
+		return nil, err
+	}
 	k, pk, err := s.signingKey(call, in.GetKeyId(), "kms:Sign", in.SigningAlgorithm)
 	if err != nil {
 		return nil, s.internalError(ctx, "Sign", err)
@@ -71,6 +81,9 @@ func (s *Service) Sign(ctx context.Context, call *Call, in *kmsapi.SignRequest) 
 }
 
 func (s *Service) Verify(ctx context.Context, call *Call, in *kmsapi.VerifyRequest) (*kmsapi.VerifyResponse, error) {
+	if err := s.signRequest(call, in.SigningAlgorithm, in.MessageType, in.GrantTokens); err != nil {
+		return nil, err
+	}
 	k, pk, err := s.signingKey(call, in.GetKeyId(), "kms:Verify", in.SigningAlgorithm)
 	if err != nil {
 		return nil, s.internalError(ctx, "Verify", err)
@@ -87,6 +100,9 @@ func (s *Service) Verify(ctx context.Context, call *Call, in *kmsapi.VerifyReque
 }
 
 func (s *Service) GetPublicKey(ctx context.Context, call *Call, in *kmsapi.GetPublicKeyRequest) (*kmsapi.GetPublicKeyResponse, error) {
+	if err := s.useGrantTokens(call, in.GrantTokens); err != nil {
+		return nil, err
+	}
 	k, err := s.liveKeyFor(call, in.GetKeyId(), "kms:GetPublicKey")
 	if err != nil {
 		return nil, s.internalError(ctx, "GetPublicKey", err)
@@ -132,6 +148,10 @@ func (s *Service) macKey(call *Call, id, action string, alg *kmsapi.MacAlgorithm
 }
 
 func (s *Service) GenerateMac(ctx context.Context, call *Call, in *kmsapi.GenerateMacRequest) (*kmsapi.GenerateMacResponse, error) {
+	call.Cond.Set("kms:MacAlgorithm", string(*in.MacAlgorithm))
+	if err := s.useGrantTokens(call, in.GrantTokens); err != nil {
+		return nil, err
+	}
 	k, pk, err := s.macKey(call, in.GetKeyId(), "kms:GenerateMac", in.MacAlgorithm)
 	if err != nil {
 		return nil, s.internalError(ctx, "GenerateMac", err)
@@ -148,6 +168,10 @@ func (s *Service) GenerateMac(ctx context.Context, call *Call, in *kmsapi.Genera
 }
 
 func (s *Service) VerifyMac(ctx context.Context, call *Call, in *kmsapi.VerifyMacRequest) (*kmsapi.VerifyMacResponse, error) {
+	call.Cond.Set("kms:MacAlgorithm", string(*in.MacAlgorithm))
+	if err := s.useGrantTokens(call, in.GrantTokens); err != nil {
+		return nil, err
+	}
 	k, pk, err := s.macKey(call, in.GetKeyId(), "kms:VerifyMac", in.MacAlgorithm)
 	if err != nil {
 		return nil, s.internalError(ctx, "VerifyMac", err)
@@ -168,6 +192,10 @@ func (s *Service) VerifyMac(ctx context.Context, call *Call, in *kmsapi.VerifyMa
 func (s *Service) DeriveSharedSecret(ctx context.Context, call *Call, in *kmsapi.DeriveSharedSecretRequest) (*kmsapi.DeriveSharedSecretResponse, error) {
 	if in.Recipient != nil {
 		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "Recipient is not supported by this server yet.")
+	}
+	call.Cond.Set("kms:KeyAgreementAlgorithm", string(*in.KeyAgreementAlgorithm))
+	if err := s.useGrantTokens(call, in.GrantTokens); err != nil {
+		return nil, err
 	}
 	k, err := s.usableKey(call, in.GetKeyId(), "kms:DeriveSharedSecret", kmsapi.KeyUsageTypeKeyAgreement)
 	if err != nil {
@@ -211,6 +239,9 @@ func (s *Service) kemKey(call *Call, id, action string, alg *kmsapi.Encapsulatio
 }
 
 func (s *Service) Encapsulate(ctx context.Context, call *Call, in *kmsapi.EncapsulateRequest) (*kmsapi.EncapsulateResponse, error) {
+	if err := s.useGrantTokens(call, in.GrantTokens); err != nil {
+		return nil, err
+	}
 	k, pk, err := s.kemKey(call, in.GetKeyId(), "kms:Encapsulate", in.EncapsulationAlgorithm)
 	if err != nil {
 		return nil, s.internalError(ctx, "Encapsulate", err)
@@ -232,6 +263,9 @@ func (s *Service) Encapsulate(ctx context.Context, call *Call, in *kmsapi.Encaps
 }
 
 func (s *Service) Decapsulate(ctx context.Context, call *Call, in *kmsapi.DecapsulateRequest) (*kmsapi.DecapsulateResponse, error) {
+	if err := s.useGrantTokens(call, in.GrantTokens); err != nil {
+		return nil, err
+	}
 	k, pk, err := s.kemKey(call, in.GetKeyId(), "kms:Decapsulate", in.EncapsulationAlgorithm)
 	if err != nil {
 		return nil, s.internalError(ctx, "Decapsulate", err)
@@ -257,10 +291,14 @@ func (s *Service) Decapsulate(ctx context.Context, call *Call, in *kmsapi.Decaps
 // generateDataKeyPair makes a key pair and encrypts its private key under a
 // symmetric key.
 func (s *Service) generateDataKeyPair(ctx context.Context, call *Call, op, keyID string, spec kmsapi.DataKeyPairSpec,
-	ec map[string]string, dryRun bool) (arn string, private, public, blob []byte, mid ciphertext.MaterialID, err error) {
+	ec map[string]string, tokens []string, dryRun bool) (arn string, private, public, blob []byte, mid ciphertext.MaterialID, err error) {
 	if err := checkContexts(ec); err != nil {
 		return "", nil, nil, nil, mid, err
 	}
+	if err := s.cryptoRequest(call, ec, nil, tokens); err != nil {
+		return "", nil, nil, nil, mid, err
+	}
+	call.Cond.Set("kms:DataKeyPairSpec", string(spec))
 	k, err := s.usableKey(call, keyID, "kms:"+op, kmsapi.KeyUsageTypeEncryptDecrypt)
 	if err != nil {
 		return "", nil, nil, nil, mid, s.internalError(ctx, op, err)
@@ -292,7 +330,7 @@ func (s *Service) GenerateDataKeyPair(ctx context.Context, call *Call, in *kmsap
 	if in.Recipient != nil {
 		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "Recipient is not supported by this server yet.")
 	}
-	arn, private, public, blob, mid, err := s.generateDataKeyPair(ctx, call, "GenerateDataKeyPair", in.GetKeyId(), *in.KeyPairSpec, in.EncryptionContext, in.GetDryRun())
+	arn, private, public, blob, mid, err := s.generateDataKeyPair(ctx, call, "GenerateDataKeyPair", in.GetKeyId(), *in.KeyPairSpec, in.EncryptionContext, in.GrantTokens, in.GetDryRun())
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +345,7 @@ func (s *Service) GenerateDataKeyPair(ctx context.Context, call *Call, in *kmsap
 }
 
 func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, call *Call, in *kmsapi.GenerateDataKeyPairWithoutPlaintextRequest) (*kmsapi.GenerateDataKeyPairWithoutPlaintextResponse, error) {
-	arn, private, public, blob, mid, err := s.generateDataKeyPair(ctx, call, "GenerateDataKeyPairWithoutPlaintext", in.GetKeyId(), *in.KeyPairSpec, in.EncryptionContext, in.GetDryRun())
+	arn, private, public, blob, mid, err := s.generateDataKeyPair(ctx, call, "GenerateDataKeyPairWithoutPlaintext", in.GetKeyId(), *in.KeyPairSpec, in.EncryptionContext, in.GrantTokens, in.GetDryRun())
 	if err != nil {
 		return nil, err
 	}

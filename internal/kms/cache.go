@@ -9,6 +9,7 @@ import (
 	"github.com/trent-kms/trent/internal/ciphertext"
 	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/store"
 )
 
@@ -26,12 +27,17 @@ type liveKey struct {
 	arn     string
 	secrets map[ciphertext.MaterialID]*ciphertext.Key
 	private *keyspec.Key
+	policy  *policy.Policy // the key policy, parsed
+	grants  []*Grant
 	loaded  time.Time
 	refs    atomic.Int32
 }
 
 // ARN is the key's ARN, made once rather than on every request.
 func (k *liveKey) ARN() string { return k.arn }
+
+// knownGrants are the key's grants as loaded with it.
+func (k *liveKey) knownGrants() ([]*Grant, error) { return k.grants, nil }
 
 // release drops one reference; the last one wipes the material.
 func (k *liveKey) release() {
@@ -191,8 +197,13 @@ func (s *Service) liveKeyByID(region, id string) (*liveKey, error) {
 	}
 	generation := s.cache.generation.Load()
 	var k *Key
+	var grants []*Grant
 	err := s.store.View(func(tx store.Tx) (err error) {
 		k, err = getKey(tx, region, id)
+		if err != nil {
+			return err
+		}
+		grants, err = grantsOf(tx, region, id)
 		return err
 	})
 	if err != nil {
@@ -202,6 +213,8 @@ func (s *Service) liveKeyByID(region, id string) (*liveKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	lk.grants = grants
+	lk.policy = s.keyPolicy(k)
 	s.cache.put(lk, generation)
 	return lk, nil
 }
@@ -250,23 +263,23 @@ func (s *Service) liveKeyFor(call *Call, id string, action string) (*liveKey, er
 	var err error
 	if isAlias(id) {
 		err = s.store.View(func(tx store.Tx) (err error) {
-			keyID, err = s.resolveID(tx, call, id, keyIDOrAlias)
+			keyID, err = s.resolveID(tx, call, id, keyIDOrAlias, action)
 			return err
 		})
 	} else {
-		keyID, err = s.resolveID(nil, call, id, keyIDOrAlias)
+		keyID, err = s.resolveID(nil, call, id, keyIDOrAlias, action)
 	}
 	if err != nil {
 		return nil, err
 	}
 	lk, err := s.liveKeyByID(call.Region, keyID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, keyNotFound(call, id, keyID)
+		return nil, keyNotFound(call, id, keyID, action)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkFound(call, id, lk.Key, action); err != nil {
+	if _, err := s.checkFound(call, id, lk.Key, action, lk.policy, lk.knownGrants); err != nil {
 		lk.release()
 		return nil, err
 	}

@@ -142,6 +142,9 @@ func (s *Service) Encrypt(ctx context.Context, call *Call, in *kmsapi.EncryptReq
 	if err := checkContexts(in.EncryptionContext); err != nil {
 		return nil, err
 	}
+	if err := s.cryptoRequest(call, in.EncryptionContext, in.EncryptionAlgorithm, in.GrantTokens); err != nil {
+		return nil, err
+	}
 	k, err := s.usableKey(call, in.GetKeyId(), "kms:Encrypt", kmsapi.KeyUsageTypeEncryptDecrypt)
 	if err != nil {
 		return nil, s.internalError(ctx, "Encrypt", err)
@@ -188,15 +191,18 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 			if err == nil {
 				k.release()
 			}
-			return nil, nil, h.MaterialID, kmsapi.Errorf(kmsapi.AccessDeniedException,
-				"The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
+			return nil, nil, h.MaterialID, ciphertextKeyDenied(call, action)
 		}
 		if err != nil {
 			return nil, nil, h.MaterialID, err
 		}
 		call.KeyARN = k.ARN()
-		if err := s.authz.Authorize(call, action, k.Key); err != nil {
+		if _, err := s.authorizeKey(call, action, k.Key, k.policy, k.knownGrants); err != nil {
 			k.release()
+			if k.Account != call.Account {
+				// Another account's key: do not say whether it exists.
+				return nil, nil, h.MaterialID, ciphertextKeyDenied(call, action)
+			}
 			return nil, nil, h.MaterialID, err
 		}
 		if err := checkUsable(k.Key); err != nil {
@@ -303,6 +309,9 @@ func (s *Service) Decrypt(ctx context.Context, call *Call, in *kmsapi.DecryptReq
 	if err := checkContexts(in.EncryptionContext); err != nil {
 		return nil, err
 	}
+	if err := s.cryptoRequest(call, in.EncryptionContext, in.EncryptionAlgorithm, in.GrantTokens); err != nil {
+		return nil, err
+	}
 	if in.GetDryRun() && ignoresCiphertext(in.DryRunModifiers) {
 		return nil, s.dryRunWithoutCiphertext(call, in.KeyId, "kms:Decrypt")
 	}
@@ -330,6 +339,19 @@ func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryp
 	if err := checkContexts(in.SourceEncryptionContext, in.DestinationEncryptionContext); err != nil {
 		return nil, err
 	}
+	// Two permissions, each with its own conditions: kms:ReEncryptFrom with
+	// the source context and algorithm, kms:ReEncryptTo with the
+	// destination's (on a copy of the call, whose audit record names both
+	// keys).
+	base := *call
+	if err := s.cryptoRequest(call, in.SourceEncryptionContext, in.SourceEncryptionAlgorithm, in.GrantTokens); err != nil {
+		return nil, err
+	}
+	dstCall := base
+	dstCall.Cond = Conditions{}
+	if err := s.cryptoRequest(&dstCall, in.DestinationEncryptionContext, in.DestinationEncryptionAlgorithm, in.GrantTokens); err != nil {
+		return nil, err
+	}
 	// destination returns the destination key with a reference for the caller.
 	destination := func(c *Call) (*liveKey, error) {
 		dst, err := s.usableKey(c, in.GetDestinationKeyId(), "kms:ReEncryptTo", kmsapi.KeyUsageTypeEncryptDecrypt)
@@ -350,7 +372,6 @@ func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryp
 		if err := s.dryRunWithoutCiphertext(call, in.SourceKeyId, "kms:ReEncryptFrom"); !isDryRun(err) {
 			return nil, err
 		}
-		dstCall := *call
 		dst, err := destination(&dstCall)
 		if err != nil {
 			return nil, err
@@ -365,13 +386,13 @@ func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryp
 	}
 	defer src.release()
 	defer clear(plaintext)
-	// The audit record names the source key; the destination is checked on a copy of the call.
-	dstCall := *call
+	dstCall.Cond.Set("kms:ReEncryptOnSameKey", boolString(s.peekKeyID(&dstCall, in.GetDestinationKeyId()) == src.ID))
 	dst, err := destination(&dstCall)
 	if err != nil {
 		return nil, s.internalError(ctx, "ReEncrypt", err)
 	}
 	defer dst.release()
+	call.OtherKeyARN = dst.ARN()
 	if in.GetDryRun() {
 		return nil, dryRunError()
 	}
@@ -388,6 +409,19 @@ func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryp
 		SourceKeyMaterialId:            materialIDString(srcMaterial),
 		DestinationKeyMaterialId:       materialIDString(dstMaterial),
 	}, nil
+}
+
+// peekKeyID resolves a key identifier to a key ID without authorising
+// anything ("" if it does not resolve), for kms:ReEncryptOnSameKey.
+func (s *Service) peekKeyID(call *Call, id string) string {
+	probe := *call
+	probe.Cond = Conditions{}
+	var keyID string
+	s.store.View(func(tx store.Tx) error {
+		keyID, _ = s.resolveID(tx, &probe, id, keyIDOrAlias, "kms:ReEncryptTo")
+		return nil
+	})
+	return keyID
 }
 
 func isDryRun(err error) bool {
@@ -414,12 +448,15 @@ func dataKeySize(spec *kmsapi.DataKeySpec, n *int32) (int, error) {
 // generateDataKey makes a random data key and its encrypted copy under the
 // key keyID names, whose ARN it returns.
 func (s *Service) generateDataKey(ctx context.Context, call *Call, op string, keyID string, spec *kmsapi.DataKeySpec, n *int32,
-	ec map[string]string, dryRun bool) (arn string, plaintext, blob []byte, mid ciphertext.MaterialID, err error) {
+	ec map[string]string, tokens []string, dryRun bool) (arn string, plaintext, blob []byte, mid ciphertext.MaterialID, err error) {
 	size, err := dataKeySize(spec, n)
 	if err != nil {
 		return "", nil, nil, mid, err
 	}
 	if err := checkContexts(ec); err != nil {
+		return "", nil, nil, mid, err
+	}
+	if err := s.cryptoRequest(call, ec, nil, tokens); err != nil {
 		return "", nil, nil, mid, err
 	}
 	k, err := s.usableKey(call, keyID, "kms:"+op, kmsapi.KeyUsageTypeEncryptDecrypt)
@@ -449,7 +486,7 @@ func (s *Service) GenerateDataKey(ctx context.Context, call *Call, in *kmsapi.Ge
 	if in.Recipient != nil {
 		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "Recipient is not supported by this server yet.")
 	}
-	arn, plaintext, blob, mid, err := s.generateDataKey(ctx, call, "GenerateDataKey", in.GetKeyId(), in.KeySpec, in.NumberOfBytes, in.EncryptionContext, in.GetDryRun())
+	arn, plaintext, blob, mid, err := s.generateDataKey(ctx, call, "GenerateDataKey", in.GetKeyId(), in.KeySpec, in.NumberOfBytes, in.EncryptionContext, in.GrantTokens, in.GetDryRun())
 	if err != nil {
 		return nil, err
 	}
@@ -462,7 +499,7 @@ func (s *Service) GenerateDataKey(ctx context.Context, call *Call, in *kmsapi.Ge
 }
 
 func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, call *Call, in *kmsapi.GenerateDataKeyWithoutPlaintextRequest) (*kmsapi.GenerateDataKeyWithoutPlaintextResponse, error) {
-	arn, plaintext, blob, mid, err := s.generateDataKey(ctx, call, "GenerateDataKeyWithoutPlaintext", in.GetKeyId(), in.KeySpec, in.NumberOfBytes, in.EncryptionContext, in.GetDryRun())
+	arn, plaintext, blob, mid, err := s.generateDataKey(ctx, call, "GenerateDataKeyWithoutPlaintext", in.GetKeyId(), in.KeySpec, in.NumberOfBytes, in.EncryptionContext, in.GrantTokens, in.GetDryRun())
 	if err != nil {
 		return nil, err
 	}
@@ -475,6 +512,9 @@ func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, call *Cal
 }
 
 func (s *Service) GenerateRandom(ctx context.Context, call *Call, in *kmsapi.GenerateRandomRequest) (*kmsapi.GenerateRandomResponse, error) {
+	if err := s.authorizeAccount(call, "kms:GenerateRandom", "*"); err != nil {
+		return nil, err
+	}
 	if in.CustomKeyStoreId != nil {
 		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException, "Custom key stores are not supported by this server.")
 	}

@@ -241,8 +241,12 @@ func aliasesOf(tx store.Tx, region, keyID string) ([]string, error) {
 	return names, err
 }
 
-// deleteKey removes a key, its index entries and every alias that points to it.
+// deleteKey removes a key, its index entries, its grants and every alias
+// that points to it.
 func deleteKey(tx store.Tx, k *Key) error {
+	if err := deleteGrants(tx, k.Region, k.ID); err != nil {
+		return err
+	}
 	if err := tx.Delete(store.Keys, keyStoreKey(k.Region, k.ID)); err != nil {
 		return err
 	}

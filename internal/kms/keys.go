@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/trent-kms/trent/internal/ciphertext"
 	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/store"
 )
 
@@ -53,14 +55,33 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException,
 			"Multi-Region keys are not supported by this server yet.")
 	}
-	if in.Policy != nil {
-		if err := checkPolicy(*in.Policy); err != nil {
-			return nil, err
-		}
-	}
 	tags, err := mergeTags(nil, in.Tags)
 	if err != nil {
 		return nil, err
+	}
+	// kms:CreateKey is an IAM-only permission, with the would-be key's
+	// properties as conditions; tags need kms:TagResource too.
+	call.Cond.Set("kms:KeySpec", string(spec))
+	call.Cond.Set("kms:CustomerMasterKeySpec", string(spec))
+	call.Cond.Set("kms:KeyUsage", string(usage))
+	call.Cond.Set("kms:CustomerMasterKeyUsage", string(usage))
+	call.Cond.Set("kms:KeyOrigin", string(kmsapi.OriginTypeAwsKms))
+	call.Cond.Set("kms:MultiRegion", "false")
+	call.Cond.Set("kms:BypassPolicyLockoutSafetyCheck", boolString(in.GetBypassPolicyLockoutSafetyCheck()))
+	setRequestTags(&call.Cond, in.Tags)
+	if err := s.authorizeAccount(call, "kms:CreateKey", "*"); err != nil {
+		return nil, err
+	}
+	if len(in.Tags) > 0 {
+		if err := s.authorizeAccount(call, "kms:TagResource", "*"); err != nil {
+			return nil, err
+		}
+	}
+	var keyPolicy *policy.Policy
+	if in.Policy != nil {
+		if keyPolicy, err = s.checkPolicy(*in.Policy); err != nil {
+			return nil, err
+		}
 	}
 
 	now := s.now().UTC()
@@ -76,6 +97,11 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 		State:        kmsapi.KeyStateEnabled,
 		Policy:       in.GetPolicy(),
 		Tags:         tags,
+	}
+	if keyPolicy != nil {
+		if err := s.checkLockout(call, k, keyPolicy, in.GetBypassPolicyLockoutSafetyCheck()); err != nil {
+			return nil, err
+		}
 	}
 	call.KeyARN = k.ARN()
 	m, err := s.newMaterial(k, now)
@@ -153,6 +179,10 @@ func (s *Service) unwrap(k *Key, m *Material) ([]byte, error) {
 func (s *Service) DescribeKey(ctx context.Context, call *Call, in *kmsapi.DescribeKeyRequest) (*kmsapi.DescribeKeyResponse, error) {
 	// Through the key cache: it is evicted on every change, so the state
 	// it reports is current.
+	if _, err := s.checkGrantTokens(in.GrantTokens); err != nil {
+		return nil, err
+	}
+	call.Cond.GrantTokens = in.GrantTokens
 	k, err := s.liveKeyFor(call, in.GetKeyId(), "kms:DescribeKey")
 	if err != nil {
 		return nil, s.internalError(ctx, "DescribeKey", err)
@@ -221,6 +251,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, call *Call, in *kmsap
 	if in.PendingWindowInDays != nil {
 		days = *in.PendingWindowInDays
 	}
+	call.Cond.Set("kms:ScheduleKeyDeletionPendingWindowInDays", strconv.Itoa(int(days)))
 	// The model allows 1-365 (checked with the request); KMS itself allows 7-30.
 	if days < minDeletionWindow || days > maxDeletionWindow {
 		return nil, kmsapi.Errorf(kmsapi.ValidationException, "PendingWindowInDays must be between %d and %d", minDeletionWindow, maxDeletionWindow)
@@ -347,6 +378,9 @@ func limitOr(l *int32, def int) int {
 }
 
 func (s *Service) ListKeys(ctx context.Context, call *Call, in *kmsapi.ListKeysRequest) (*kmsapi.ListKeysResponse, error) {
+	if err := s.authorizeAccount(call, "kms:ListKeys", "*"); err != nil {
+		return nil, err
+	}
 	prefix := accountIndexKey(call.Account, call.Region, "")
 	after, err := decodeMarker(in.Marker, prefix)
 	if err != nil {

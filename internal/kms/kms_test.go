@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/rootkey"
 	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/store/bolt"
@@ -71,7 +72,8 @@ func (c *testClock) Set(t time.Time) {
 
 func (c *testClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
-var devCall = Call{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Region: "us-east-1"}
+var devCall = Call{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Region: "us-east-1",
+	Principal: policy.Principal{ARN: "arn:aws:iam::111122223333:root", Account: "111122223333", Type: policy.TypeAccount, UserID: "111122223333"}}
 
 // TestStoreHoldsNoKeyMaterial unwraps a key's material and checks that
 // neither it nor any plaintext that went through the service is in the

@@ -2,46 +2,104 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"errors"
+	"sync"
 
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/policy"
 )
 
 // The only key policy name AWS KMS has.
 const defaultPolicyName = "default"
 
+// defaultPolicies caches the parsed default key policy of each account.
+var defaultPolicies sync.Map // account → *policy.Policy
+
 // defaultPolicy is the key policy AWS attaches to a key created without
 // one, formatted exactly as GetKeyPolicy returns it: it gives the account
 // (and through it IAM policies) full control of the key.
-func defaultPolicy(account string) string {
-	return fmt.Sprintf(`{
-  "Version" : "2012-10-17",
-  "Id" : "key-default-1",
-  "Statement" : [ {
-    "Sid" : "Enable IAM User Permissions",
-    "Effect" : "Allow",
-    "Principal" : {
-      "AWS" : "arn:aws:iam::%s:root"
-    },
-    "Action" : "kms:*",
-    "Resource" : "*"
-  } ]
-}`, account)
+func defaultPolicy(account string) string { return policy.DefaultKeyPolicy(account) }
+
+func parsedDefaultPolicy(account string) *policy.Policy {
+	if p, ok := defaultPolicies.Load(account); ok {
+		return p.(*policy.Policy)
+	}
+	p, err := policy.Parse(defaultPolicy(account), policy.KeyPolicy)
+	if err != nil {
+		panic("kms: the default key policy does not parse: " + err.Error())
+	}
+	defaultPolicies.Store(account, p)
+	return p
 }
 
-// checkPolicy rejects a policy document that is too large or not a JSON
-// object with statements. Evaluating policies comes with the policy engine.
-func checkPolicy(doc string) error {
+// keyPolicy is k's policy, parsed. A policy stored before trent evaluated
+// policies (it only checked that the document was JSON with a Statement)
+// may not pass today's validation; such a key is evaluated under the
+// default policy, which is what applied to it until then, and a warning
+// says to replace it. Every policy stored since is validated first.
+func (s *Service) keyPolicy(k *Key) *policy.Policy {
+	if k.Policy == "" {
+		return parsedDefaultPolicy(k.Account)
+	}
+	p, err := policy.Parse(k.Policy, policy.KeyPolicy)
+	if err != nil {
+		s.logger.Warn("the key policy of this key does not parse: it was stored before trent evaluated key policies; the default key policy applies until it is replaced with PutKeyPolicy",
+			"key", k.ARN(), "reason", err)
+		return parsedDefaultPolicy(k.Account)
+	}
+	return p
+}
+
+func (k *Key) policy() string {
+	if k.Policy == "" {
+		return defaultPolicy(k.Account)
+	}
+	return k.Policy
+}
+
+// checkPolicy validates a key policy document for CreateKey or
+// PutKeyPolicy: size, language (package policy), and that every principal
+// it names exists here (AWS: "invalid principals"). It returns the parsed
+// policy.
+func (s *Service) checkPolicy(doc string) (*policy.Policy, error) {
 	if len(doc) > maxPolicyBytes {
-		return kmsapi.Errorf(kmsapi.LimitExceededException,
+		return nil, kmsapi.Errorf(kmsapi.LimitExceededException,
 			"The key policy document exceeds the maximum size of %d bytes.", maxPolicyBytes)
 	}
-	var p struct {
-		Statement json.RawMessage
+	p, err := policy.Parse(doc, policy.KeyPolicy)
+	var perr *policy.Error
+	if errors.As(err, &perr) {
+		return nil, kmsapi.Errorf(kmsapi.MalformedPolicyDocumentException, "%s", perr.Message)
 	}
-	if err := json.Unmarshal([]byte(doc), &p); err != nil || len(p.Statement) == 0 {
-		return kmsapi.Errorf(kmsapi.MalformedPolicyDocumentException, "The key policy is not a valid JSON policy document.")
+	if err != nil {
+		return nil, err
+	}
+	for _, principal := range p.Principals() {
+		if !s.principalExists(principal) {
+			return nil, kmsapi.Errorf(kmsapi.MalformedPolicyDocumentException, "Policy contains a statement with one or more invalid principals.")
+		}
+	}
+	return p, nil
+}
+
+// checkLockout refuses a key policy under which the caller could no longer
+// change the key policy (KMS's lockout safety check), unless the request
+// bypasses it.
+func (s *Service) checkLockout(call *Call, k *Key, p *policy.Policy, bypass bool) error {
+	if bypass {
+		return nil
+	}
+	r := &policy.Request{
+		Principal: call.Principal,
+		Action:    "kms:PutKeyPolicy",
+		Resource:  k.ARN(),
+		Context:   &requestContext{s: s, call: call, key: k},
+		Time:      s.now(),
+	}
+	d := policy.Decide(policy.DecideInput{Request: r, KeyAccount: k.Account, KeyPolicy: p, IdentityPolicies: call.Policies})
+	if !d.Allowed {
+		return kmsapi.Errorf(kmsapi.MalformedPolicyDocumentException,
+			"The new key policy will not allow you to update the key policy in the future.")
 	}
 	return nil
 }
@@ -51,13 +109,6 @@ func checkPolicyName(name *string) error {
 		return kmsapi.Errorf(kmsapi.NotFoundException, "No such policy exists: %s", *name)
 	}
 	return nil
-}
-
-func (k *Key) policy() string {
-	if k.Policy == "" {
-		return defaultPolicy(k.Account)
-	}
-	return k.Policy
 }
 
 func (s *Service) GetKeyPolicy(ctx context.Context, call *Call, in *kmsapi.GetKeyPolicyRequest) (*kmsapi.GetKeyPolicyResponse, error) {
@@ -82,12 +133,25 @@ func (s *Service) PutKeyPolicy(ctx context.Context, call *Call, in *kmsapi.PutKe
 	if err := checkPolicyName(in.PolicyName); err != nil {
 		return err
 	}
-	if err := checkPolicy(in.GetPolicy()); err != nil {
+	p, err := s.checkPolicy(in.GetPolicy())
+	if err != nil {
 		return err
 	}
-	_, err := s.changeKey(ctx, call, "PutKeyPolicy", in.GetKeyId(), func(k *Key) error {
+	bypass := in.GetBypassPolicyLockoutSafetyCheck()
+	call.Cond.Set("kms:BypassPolicyLockoutSafetyCheck", boolString(bypass))
+	_, err = s.changeKey(ctx, call, "PutKeyPolicy", in.GetKeyId(), func(k *Key) error {
+		if err := s.checkLockout(call, k, p, bypass); err != nil {
+			return err
+		}
 		k.Policy = in.GetPolicy()
 		return nil
 	})
 	return err
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
 }

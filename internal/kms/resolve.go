@@ -8,6 +8,7 @@ import (
 	json "github.com/go-json-experiment/json"
 
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/store"
 )
 
@@ -66,24 +67,36 @@ func aliasNotFound(arn string) error {
 // checks that call may perform action on it. Management operations use it;
 // the data plane uses liveKeyFor, which reads through the key cache.
 func (s *Service) lookupKey(tx store.Tx, call *Call, id string, kind idKind, action string) (*Key, error) {
-	keyID, err := s.resolveID(tx, call, id, kind)
+	k, _, err := s.lookupKeyAccess(tx, call, id, kind, action)
+	return k, err
+}
+
+// lookupKeyAccess is lookupKey that also returns the authorization that
+// allowed the access (to tell whether a grant did).
+func (s *Service) lookupKeyAccess(tx store.Tx, call *Call, id string, kind idKind, action string) (*Key, *Access, error) {
+	keyID, err := s.resolveID(tx, call, id, kind, action)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	k, err := getKey(tx, call.Region, keyID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, keyNotFound(call, id, keyID)
+		return nil, nil, keyNotFound(call, id, keyID, action)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return k, s.checkFound(call, id, k, action)
+	a, err := s.checkFound(call, id, k, action, nil, func() ([]*Grant, error) { return grantsOf(tx, k.Region, k.ID) })
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, a, nil
 }
 
 // resolveID turns a key ID, key ARN, alias name or alias ARN into a key ID.
-// It reads the store (through tx) only for aliases. A key in another region
-// does not exist for the caller.
-func (s *Service) resolveID(tx store.Tx, call *Call, id string, kind idKind) (string, error) {
+// It reads the store (through tx) only for aliases, and records an alias
+// as the request's kms:RequestAlias. A key in another region does not
+// exist for the caller.
+func (s *Service) resolveID(tx store.Tx, call *Call, id string, kind idKind, action string) (string, error) {
 	p, ok := parseKeyID(call, id)
 	if !ok {
 		return "", kmsapi.Errorf(kmsapi.NotFoundException, "Invalid arn %s", id)
@@ -99,11 +112,15 @@ func (s *Service) resolveID(tx store.Tx, call *Call, id string, kind idKind) (st
 		}
 		a, err := getAlias(tx, p.account, p.region, p.alias)
 		if errors.Is(err, store.ErrNotFound) {
+			if p.account != call.Account {
+				return "", crossAccountDenied(call, action)
+			}
 			return "", aliasNotFound(aliasARN(p.region, p.account, p.alias))
 		}
 		if err != nil {
 			return "", err
 		}
+		call.Cond.RequestAlias = p.alias
 		return a.TargetKeyID, nil
 	}
 	if !validKeyID(p.keyID) {
@@ -113,22 +130,27 @@ func (s *Service) resolveID(tx store.Tx, call *Call, id string, kind idKind) (st
 }
 
 // keyNotFound is the error for a key the caller named as id that resolved
-// to keyID but does not exist (for the caller).
-func keyNotFound(call *Call, id, keyID string) error {
+// to keyID but does not exist (for the caller). A key of another account,
+// named by ARN, gets the denial that does not say whether it exists.
+func keyNotFound(call *Call, id, keyID, action string) error {
 	p, _ := parseKeyID(call, id)
+	if p.account != call.Account {
+		return crossAccountDenied(call, action)
+	}
 	return kmsapi.Errorf(kmsapi.NotFoundException, "Key '%s' does not exist", keyARN(p.region, p.account, keyID))
 }
 
 // checkFound checks that a key found for the caller's id really is the one
 // the caller can see (same account and region as named, not past its
-// deletion date), records it for the audit log and authorises action on it.
-func (s *Service) checkFound(call *Call, id string, k *Key, action string) error {
+// deletion date), records it for the audit log and authorises action on it
+// with its policy (nil: parse it) and grants.
+func (s *Service) checkFound(call *Call, id string, k *Key, action string, keyPolicy *policy.Policy, grants func() ([]*Grant, error)) (*Access, error) {
 	p, _ := parseKeyID(call, id)
 	if k.Account != p.account || k.Region != p.region || k.deletionDue(s.now()) {
-		return keyNotFound(call, id, k.ID)
+		return nil, keyNotFound(call, id, k.ID, action)
 	}
 	call.KeyARN = k.ARN()
-	return s.authz.Authorize(call, action, k)
+	return s.authorizeKey(call, action, k, keyPolicy, grants)
 }
 
 // isAlias reports whether id names an alias, so resolving it reads the store.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/rootkey"
 	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/store/sealed"
@@ -29,29 +30,45 @@ import (
 // Partition is the ARN partition of every resource trent serves.
 const Partition = "aws"
 
-// Call is one invocation of the service: who calls, in which region, and
-// what the call touched, which the front end writes to the audit log.
+// Call is one invocation of the service: who calls, in which region, under
+// which conditions, and what the call touched, which the front end writes
+// to the audit log.
 type Call struct {
 	Account string // the caller's account ID
 	ARN     string // the caller's principal ARN
 	Region  string // the region the request was signed for
 
-	// KeyARN is set by the service to the key the call used, if any.
-	KeyARN string
-}
+	// Principal is the caller as policies see it, and Policies its
+	// identity (IAM) policies.
+	Principal policy.Principal
+	Policies  []*policy.Policy
+	// SourceIP and SecureTransport are aws:SourceIp and aws:SecureTransport.
+	SourceIP        string
+	SecureTransport bool
 
-// Authorizer decides whether a call may perform action (for example
-// "kms:Encrypt") on a key. It returns nil to allow, or an *kmsapi.Error.
-type Authorizer interface {
-	Authorize(call *Call, action string, key *Key) error
+	// Cond holds the request's condition values; the operation fills it in.
+	Cond Conditions
+
+	// KeyARN is set by the service to the key the call used, if any, and
+	// OtherKeyARN to a second one (ReEncrypt's destination).
+	KeyARN      string
+	OtherKeyARN string
 }
 
 // Config is what a Service needs.
 type Config struct {
 	Store   store.Store
 	RootKey rootkey.Wrapper
-	// Authorizer decides every call; nil means SameAccount.
+	// Authorizer decides every call; nil means PolicyAuthorizer.
 	Authorizer Authorizer
+	// PrincipalExists reports whether a principal a key policy or grant
+	// names (an account ID or an IAM ARN) exists; nil accepts every
+	// well-formed principal.
+	PrincipalExists func(string) bool
+	// GrantTokenKey authenticates grant tokens (32 bytes, the same on every
+	// node sharing the store); nil makes a random one, good for one
+	// process.
+	GrantTokenKey []byte
 	// Now is the service's clock (key creation and deletion dates); nil means time.Now.
 	Now func() time.Time
 	// Rand is the source of key material, IDs and nonces; nil means crypto/rand.
@@ -71,6 +88,9 @@ type Service struct {
 	store  store.Store
 	root   rootkey.Wrapper
 	authz  Authorizer
+	// principalExists and grantTokenKey: see Config.
+	principalExists func(string) bool
+	grantTokenKey   []byte
 	now    func() time.Time
 	rand   io.Reader
 	logger *slog.Logger
@@ -87,15 +107,14 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("kms: a store and a root key are required")
 	}
 	s := &Service{
-		store:  cfg.Store,
-		root:   cfg.RootKey,
-		authz:  cfg.Authorizer,
-		now:    cfg.Now,
-		rand:   cfg.Rand,
-		logger: cfg.Logger,
-	}
-	if s.authz == nil {
-		s.authz = SameAccount{}
+		store:           cfg.Store,
+		root:            cfg.RootKey,
+		authz:           cfg.Authorizer,
+		principalExists: cfg.PrincipalExists,
+		grantTokenKey:   cfg.GrantTokenKey,
+		now:             cfg.Now,
+		rand:            cfg.Rand,
+		logger:          cfg.Logger,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -105,6 +124,19 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
+	}
+	if s.authz == nil {
+		s.authz = PolicyAuthorizer{Logger: s.logger}
+	}
+	if s.grantTokenKey == nil {
+		k, err := s.randomBytes(32)
+		if err != nil {
+			return nil, err
+		}
+		s.grantTokenKey = k
+	}
+	if s.principalExists == nil {
+		s.principalExists = func(string) bool { return true }
 	}
 	ttl, size := cfg.KeyCacheTTL, cfg.KeyCacheSize
 	if ttl == 0 {
@@ -154,20 +186,6 @@ func (s *Service) scrub() error {
 		}
 		st = r.Raw()
 	}
-}
-
-// SameAccount is the authorisation in force until key policies, IAM
-// policies and grants are evaluated: a principal may use every key of its
-// own account, and no other.
-type SameAccount struct{}
-
-func (SameAccount) Authorize(call *Call, action string, key *Key) error {
-	if call.Account == key.Account {
-		return nil
-	}
-	return kmsapi.Errorf(kmsapi.AccessDeniedException,
-		"User: %s is not authorized to perform: %s on resource: %s because no resource-based policy allows the %s action",
-		call.ARN, action, key.ARN(), action)
 }
 
 // internalError logs err and returns the generic KMSInternalException, so

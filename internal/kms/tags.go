@@ -40,7 +40,22 @@ func mergeTags(have []Tag, add []kmsapi.Tag) ([]Tag, error) {
 	return k.Tags, nil
 }
 
+// setRequestTags records the tags of a request as aws:RequestTag/<key> and
+// aws:TagKeys.
+func setRequestTags(c *Conditions, tags []kmsapi.Tag) {
+	if len(tags) == 0 {
+		return
+	}
+	keys := make([]string, len(tags))
+	for i, t := range tags {
+		keys[i] = t.GetTagKey()
+		c.Set("aws:RequestTag/"+t.GetTagKey(), t.GetTagValue())
+	}
+	c.Set("aws:TagKeys", keys...)
+}
+
 func (s *Service) TagResource(ctx context.Context, call *Call, in *kmsapi.TagResourceRequest) error {
+	setRequestTags(&call.Cond, in.Tags)
 	_, err := s.changeKey(ctx, call, "TagResource", in.GetKeyId(), func(k *Key) error {
 		if err := checkNotPendingDeletion(k); err != nil {
 			return err
@@ -53,6 +68,9 @@ func (s *Service) TagResource(ctx context.Context, call *Call, in *kmsapi.TagRes
 }
 
 func (s *Service) UntagResource(ctx context.Context, call *Call, in *kmsapi.UntagResourceRequest) error {
+	if len(in.TagKeys) > 0 {
+		call.Cond.Set("aws:TagKeys", in.TagKeys...)
+	}
 	_, err := s.changeKey(ctx, call, "UntagResource", in.GetKeyId(), func(k *Key) error {
 		if err := checkNotPendingDeletion(k); err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,7 +41,9 @@ type Options struct {
 
 // Server is a running trent.
 type Server struct {
-	cfg      *config.Config
+	// cfg is the configuration in force; Reload replaces it.
+	cfg      atomic.Pointer[config.Config]
+	keyring  *auth.Keyring
 	listener net.Listener
 	http     *http.Server
 	store    store.Store
@@ -77,7 +80,8 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: db, logger: logger, stop: make(chan struct{})}
+	s := &Server{keyring: keyring, store: db, logger: logger, stop: make(chan struct{})}
+	s.cfg.Store(cfg)
 	fail := func(err error) (*Server, error) {
 		s.closeResources()
 		return nil, err
@@ -92,7 +96,14 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	s.service, err = kms.New(kms.Config{Store: db, RootKey: root, Now: opts.Now, Logger: logger})
+	s.service, err = kms.New(kms.Config{
+		Store:           db,
+		RootKey:         root,
+		Now:             opts.Now,
+		Logger:          logger,
+		PrincipalExists: func(p string) bool { return s.cfg.Load().PrincipalExists(p) },
+		GrantTokenKey:   db.Key("trent grant token v1"),
+	})
 	if err != nil {
 		return fail(err)
 	}
@@ -102,7 +113,7 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	}
 	s.listener = newLimitListener(ln, cfg.Connections())
 	apiCfg := api.Config{
-		Verifier: &auth.Verifier{Keyring: keyring, Service: "kms", Region: cfg.ServesRegion},
+		Verifier: &auth.Verifier{Keyring: keyring, Service: "kms", Region: func(r string) bool { return s.cfg.Load().ServesRegion(r) }},
 		Service:  s.service,
 		Audit:    s.audit,
 		Logger:   logger,
@@ -196,12 +207,44 @@ func (s *Server) closeResources() error {
 }
 
 // Reload is what SIGHUP does: the audit log is reopened (after logrotate
-// moved it).
-func (s *Server) Reload() error {
+// moved it) and, given a new configuration (nil: none), its accounts,
+// users, roles, policies, access keys and regions take effect at once,
+// without dropping requests in flight: each request sees the old
+// configuration or the new one. What needs a restart (listen address, data
+// directory, root key, audit and connection settings) is kept, with a
+// warning if it changed.
+func (s *Server) Reload(next *config.Config) error {
+	old := s.cfg.Load()
 	if err := s.audit.Reopen(); err != nil {
 		return fmt.Errorf("reopening the audit log: %w", err)
 	}
-	s.logger.Info("audit log reopened", "path", s.cfg.AuditLogPath())
+	s.logger.Info("audit log reopened", "path", old.AuditLogPath())
+	if next == nil {
+		return nil
+	}
+	if err := next.Check(); err != nil {
+		return fmt.Errorf("the new configuration is refused, the old one stays: %w", err)
+	}
+	if next.Listen != old.Listen || next.DataDir != old.DataDir || next.RootKey != old.RootKey ||
+		next.AuditLogPath() != old.AuditLogPath() || next.MaxConnections != old.MaxConnections ||
+		next.AuditMaxSizeMB != old.AuditMaxSizeMB || next.AuditKeep != old.AuditKeep || next.AuditFsync != old.AuditFsync {
+		s.logger.Warn("the listen address, data directory, root key, audit and connection settings change only with a restart; the old ones stay")
+		cp := *next
+		cp.Listen, cp.DataDir, cp.RootKey, cp.AuditLog = old.Listen, old.DataDir, old.RootKey, old.AuditLog
+		cp.MaxConnections, cp.AuditMaxSizeMB, cp.AuditKeep, cp.AuditFsync = old.MaxConnections, old.AuditMaxSizeMB, old.AuditKeep, old.AuditFsync
+		next = &cp
+	}
+	next.Dev = old.Dev
+	creds, err := credentialsOf(next)
+	if err != nil {
+		return fmt.Errorf("the new configuration is refused, the old one stays: %w", err)
+	}
+	s.cfg.Store(next)
+	if err := s.keyring.Replace(creds...); err != nil {
+		s.cfg.Store(old)
+		return fmt.Errorf("the new configuration is refused, the old one stays: %w", err)
+	}
+	s.logger.Info("configuration reloaded", "accounts", len(next.Accounts), "access keys", len(creds))
 	return nil
 }
 
@@ -249,6 +292,16 @@ func (s *Server) sweep(interval time.Duration) {
 }
 
 func keyringOf(cfg *config.Config) (*auth.Keyring, error) {
+	creds, err := credentialsOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewKeyring(creds...)
+}
+
+// credentialsOf lists the access keys of a configuration with what each
+// acts as.
+func credentialsOf(cfg *config.Config) ([]auth.Credential, error) {
 	var creds []auth.Credential
 	for _, a := range cfg.Accounts {
 		for _, k := range a.AccessKeys {
@@ -257,13 +310,9 @@ func keyringOf(cfg *config.Config) (*auth.Keyring, error) {
 				SecretAccessKey: k.Secret,
 				SessionToken:    k.SessionToken,
 				Expires:         k.Expires,
-				Principal: auth.Principal{
-					Account: a.ID,
-					ARN:     a.PrincipalARN(k),
-					UserID:  a.PrincipalID(k),
-				},
+				Principal:       a.Principal(k),
 			})
 		}
 	}
-	return auth.NewKeyring(creds...)
+	return creds, nil
 }

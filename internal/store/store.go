@@ -26,11 +26,13 @@ const (
 	Aliases      Table = "aliases"        // account/region/alias name → alias record
 	AliasesByKey Table = "aliases-by-key" // region/key ID/alias name → empty, to count and drop a key's aliases
 	Deletions    Table = "deletions"      // deletion date/region/key ID → empty, in date order
+	Grants       Table = "grants"         // region/key ID/grant ID → grant record
+	GrantIndex   Table = "grant-index"    // by name, by retiring principal, and counts per key
 	Meta         Table = "meta"           // the store's own records: format version, wrapped store secret
 )
 
 // Tables lists every table, for backends that must create them up front.
-var Tables = []Table{Keys, KeysByAcc, Aliases, AliasesByKey, Deletions, Meta}
+var Tables = []Table{Keys, KeysByAcc, Aliases, AliasesByKey, Deletions, Grants, GrantIndex, Meta}
 
 // ErrNotFound is returned by Tx.Get for a key that is not in the table.
 var ErrNotFound = errors.New("store: not found")
