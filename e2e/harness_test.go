@@ -63,8 +63,10 @@ type server struct {
 	cmd     *exec.Cmd
 	URL     string
 	DataDir string
-	stderr  *bytes.Buffer
-	exited  chan struct{}
+	// configPath is the config file of a server started with one.
+	configPath string
+	stderr     *bytes.Buffer
+	exited     chan struct{}
 }
 
 // startServer runs trent in dev mode on a free loopback port with the given
@@ -88,7 +90,9 @@ func startServerWithConfig(t *testing.T, dataDir string, cfg map[string]any) *se
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startTrent(t, dataDir, "serve", "--config", path)
+	s := startTrent(t, dataDir, "serve", "--config", path)
+	s.configPath = path
+	return s
 }
 
 // devConfig is dev mode's configuration as a config file, to change.

@@ -2,6 +2,7 @@
 //
 //	trent serve [--config FILE] [--listen ADDR] [--data DIR]
 //	trent audit verify [--config FILE | --data DIR] FILE...
+//	trent policy explain --config FILE --principal ARN --action ACTION ...
 //	trent encrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
 //	trent decrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
 //
@@ -11,6 +12,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 )
@@ -20,6 +22,7 @@ const usage = `trent is a key management service that speaks the AWS KMS API.
 Usage:
   trent serve [--config FILE] [--listen ADDR] [--data DIR] [--cpuprofile FILE]
   trent audit verify [--config FILE | --data DIR] FILE...
+  trent policy explain --config FILE --principal ARN --action ACTION (--key-policy FILE --key-arn ARN | --endpoint-url URL --key-id KEY)
   trent encrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
   trent decrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
 
@@ -38,6 +41,11 @@ func main() {
 		err = serve(args, os.Stdout)
 	case cmd == "audit" && len(args) > 0 && args[0] == "verify":
 		err = auditVerify(args[1:], os.Stdout)
+	case cmd == "policy" && len(args) > 0 && args[0] == "explain":
+		err = policyExplain(args[1:], os.Stdout)
+		if errors.Is(err, errDenied) {
+			os.Exit(3)
+		}
 	case cmd == "encrypt" || cmd == "decrypt":
 		os.Exit(runEnvelope(cmd, args))
 	default:

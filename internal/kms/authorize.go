@@ -200,6 +200,27 @@ type PolicyAuthorizer struct {
 }
 
 func (p PolicyAuthorizer) Authorize(a *Access) error {
+	d, err := decide(a)
+	if err != nil {
+		return err
+	}
+	if d.Allowed {
+		return nil
+	}
+	if p.Logger != nil {
+		p.Logger.Debug("access denied", "explain", d.Explain())
+	}
+	msg := d.Message()
+	if a.Key == nil && a.Resource == "*" && a.Action == "kms:TagResource" {
+		// Tags given to CreateKey: AWS names no resource.
+		msg = "User: " + a.Call.ARN + " is not authorized to perform: kms:TagResource because no identity-based policy allows the kms:TagResource action"
+	}
+	return kmsapi.Errorf(kmsapi.AccessDeniedException, "%s", msg)
+}
+
+// decide is AWS KMS's decision on a: grants are worked out here, the rest
+// by policy.Decide.
+func decide(a *Access) (policy.Decision, error) {
 	call := a.Call
 	r := &policy.Request{
 		Principal: call.Principal,
@@ -217,25 +238,27 @@ func (p PolicyAuthorizer) Authorize(a *Access) error {
 		in.KeyPolicy = a.KeyPolicy
 		g, err := grantAllowing(a, r)
 		if err != nil {
-			return err
+			return policy.Decision{}, err
 		}
 		if g != nil {
 			in.GrantAllows, in.Grant = true, g.ID
 		}
 	}
-	d := policy.Decide(in)
-	if d.Allowed {
-		return nil
+	return policy.Decide(in), nil
+}
+
+// Explain is the decision on call performing action on key k with the given
+// policy and grants, and the grant that allowed it if one did: what
+// "trent policy explain" prints.
+func Explain(call *Call, action string, k *Key, keyPolicy *policy.Policy, grants []*Grant) (policy.Decision, *Grant) {
+	a := &Access{
+		Call: call, Action: action, Resource: k.ARN(), Key: k, KeyPolicy: keyPolicy,
+		Grants:  func() ([]*Grant, error) { return grants, nil },
+		Context: &requestContext{call: call, key: k},
+		Time:    time.Now(),
 	}
-	if p.Logger != nil {
-		p.Logger.Debug("access denied", "explain", d.Explain())
-	}
-	msg := d.Message()
-	if a.Key == nil && a.Resource == "*" && a.Action == "kms:TagResource" {
-		// Tags given to CreateKey: AWS names no resource.
-		msg = "User: " + call.ARN + " is not authorized to perform: kms:TagResource because no identity-based policy allows the kms:TagResource action"
-	}
-	return kmsapi.Errorf(kmsapi.AccessDeniedException, "%s", msg)
+	d, _ := decide(a)
+	return d, a.ViaGrant
 }
 
 // authorizeKey asks whether call may perform action on k, whose policy

@@ -57,6 +57,17 @@ func (k *Key) ARN() string {
 	return keyARN(k.Region, k.Account, k.ID)
 }
 
+// SetARN sets the key's region, account and ID from its ARN (for tools
+// that describe a key outside the service).
+func (k *Key) SetARN(arn string) error {
+	p, ok := parseKeyID(&Call{}, arn)
+	if !ok || p.keyID == "" || !strings.HasPrefix(arn, "arn:") {
+		return fmt.Errorf("%q is not a key ARN", arn)
+	}
+	k.Region, k.Account, k.ID = p.region, p.account, p.keyID
+	return nil
+}
+
 func keyARN(region, account, id string) string {
 	return "arn:" + Partition + ":kms:" + region + ":" + account + ":key/" + id
 }
