@@ -42,8 +42,8 @@ import (
 	"github.com/trent-kms/trent/internal/ciphertext"
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/kmsapi"
-	"github.com/trent-kms/trent/internal/rootkey"
 	"github.com/trent-kms/trent/internal/policy"
+	"github.com/trent-kms/trent/internal/rootkey"
 	"github.com/trent-kms/trent/internal/server"
 )
 

@@ -575,7 +575,7 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 			Grantee:        in.GetGranteePrincipal(), Retiring: in.GetRetiringPrincipal(),
 			Operations:    slices.Clone(in.Operations),
 			ContextEquals: maps.Clone(c.GetEncryptionContextEquals()), ContextSubset: maps.Clone(c.GetEncryptionContextSubset()),
-			CreationDate:  s.now().UTC(),
+			CreationDate: s.now().UTC(),
 		}
 		if access.ViaGrant != nil && !g.narrowerThan(access.ViaGrant) {
 			return kmsapi.Errorf(kmsapi.AccessDeniedException,

@@ -85,16 +85,16 @@ type Config struct {
 // Service is the KMS. It is safe for concurrent use. Close stops its
 // background work and wipes the keys it holds in memory.
 type Service struct {
-	store  store.Store
-	root   rootkey.Wrapper
-	authz  Authorizer
+	store store.Store
+	root  rootkey.Wrapper
+	authz Authorizer
 	// principalExists and grantTokenKey: see Config.
 	principalExists func(string) bool
 	grantTokenKey   []byte
-	now    func() time.Time
-	rand   io.Reader
-	logger *slog.Logger
-	cache  *keyCache
+	now             func() time.Time
+	rand            io.Reader
+	logger          *slog.Logger
+	cache           *keyCache
 
 	stop      chan struct{}
 	closeOnce sync.Once
