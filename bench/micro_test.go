@@ -90,7 +90,7 @@ func newVerifier(tb testing.TB) *auth.Verifier {
 	keyring, err := auth.NewKeyring(auth.Credential{
 		AccessKeyID:     accessKey,
 		SecretAccessKey: secretKey,
-		Principal:       auth.Principal{Account: account, ARN: principal, UserID: account},
+		Principal:       auth.Principal{Account: account, ARN: principal, UserID: account, Type: policy.TypeAccount},
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -251,8 +251,7 @@ func lastLine(f *os.File, size int64) ([]byte, int64, error) {
 // written, or the reason it is not.
 func (l *File) Record(e *Event) error {
 	ClipEvent(e)
-	line := e.AppendJSON(make([]byte, 0, 1024))
-	return l.submit(func(b *batch) { b.lines = append(b.lines, line) })
+	return l.submitLine(e.AppendJSON(make([]byte, 0, 1024)))
 }
 
 // Healthy returns nil while the last write succeeded.
@@ -286,16 +285,34 @@ func (l *File) Close() error {
 
 var errClosed = errors.New("audit: the log is closed")
 
+// submitLine is submit for one record line, without a closure.
+func (l *File) submitLine(line []byte) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return errClosed
+	}
+	l.pending.lines = append(l.pending.lines, line)
+	return l.wait(l.pending)
+}
+
 // submit adds to the batch being filled and waits until that batch is
 // written. The first waiter of a batch finds no leader and becomes it.
 func (l *File) submit(add func(*batch)) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		return errClosed
 	}
 	b := l.pending
 	add(b)
+	return l.wait(b)
+}
+
+// wait writes or waits for the batch b, which holds what the caller added;
+// l.mu is held on entry and released on return.
+func (l *File) wait(b *batch) error {
+	defer l.mu.Unlock()
 	for !b.done {
 		if l.writing {
 			l.cond.Wait()
@@ -413,7 +430,8 @@ func (l *File) write(buf []byte) error {
 // outcome records the health of the log, logging once per outage.
 func (l *File) outcome(err error) error {
 	if err != nil {
-		l.health.Store(&err)
+		stored := err // a copy, so that err itself does not escape on the success path
+		l.health.Store(&stored)
 		if !l.failing {
 			l.failing = true
 			l.opts.Logger.Error("AUDIT LOG NOT WRITABLE: every request is refused until it is", "path", l.path, "err", err)

@@ -44,6 +44,10 @@ type Access struct {
 	// access, if a grant did (CreateGrant limits what such a caller may
 	// give).
 	ViaGrant *Grant
+
+	// request is room for the policy.Request of the decision, allocated
+	// with the Access (nil: decide allocates one).
+	request *policy.Request
 }
 
 // Conditions are the condition values of a request that only the
@@ -60,6 +64,9 @@ type Conditions struct {
 	RequestAlias string
 	// GrantTokens are the request's grant tokens.
 	GrantTokens []string
+	// EncryptionAlgorithm is kms:EncryptionAlgorithm, when the operation
+	// has one (kept apart from Values: every data-plane request sets it).
+	EncryptionAlgorithm string
 	// Values holds every other condition key the operation sets, by its
 	// name as AWS writes it ("kms:EncryptionAlgorithm").
 	Values policy.ListContext
@@ -77,7 +84,7 @@ func (c *Conditions) Set(key string, values ...string) {
 func (s *Service) cryptoRequest(call *Call, ec map[string]string, alg *kmsapi.EncryptionAlgorithmSpec, tokens []string) error {
 	call.Cond.TakesContext = true
 	call.Cond.EncryptionContext = ec
-	call.Cond.Set("kms:EncryptionAlgorithm", string(*algorithmOrDefault(alg)))
+	call.Cond.EncryptionAlgorithm = string(*algorithmOrDefault(alg))
 	return s.useGrantTokens(call, tokens)
 }
 
@@ -132,6 +139,11 @@ func (c *requestContext) Lookup(key string) ([]string, bool) {
 			keys = append(keys, k)
 		}
 		return keys, true
+	case "kms:encryptionalgorithm":
+		if call.Cond.EncryptionAlgorithm == "" {
+			return nil, false
+		}
+		return one(call.Cond.EncryptionAlgorithm), true
 	case "kms:requestalias":
 		if call.Cond.RequestAlias == "" {
 			return nil, false
@@ -222,7 +234,11 @@ func (p PolicyAuthorizer) Authorize(a *Access) error {
 // by policy.Decide.
 func decide(a *Access) (policy.Decision, error) {
 	call := a.Call
-	r := &policy.Request{
+	r := a.request
+	if r == nil {
+		r = new(policy.Request)
+	}
+	*r = policy.Request{
 		Principal: call.Principal,
 		Action:    a.Action,
 		Resource:  a.Resource,
@@ -261,24 +277,46 @@ func Explain(call *Call, action string, k *Key, keyPolicy *policy.Policy, grants
 	return d, a.ViaGrant
 }
 
+// access is an Access and its context, allocated together: a decision is
+// made on every request.
+type access struct {
+	Access
+	ctx requestContext
+	req policy.Request
+}
+
 // authorizeKey asks whether call may perform action on k, whose policy
-// (parsed; nil to parse k.Policy) and grants it is given.
+// (parsed; nil to parse k.Policy) and grants it is given (nil grants: k
+// has none, which only a grant token can change).
 func (s *Service) authorizeKey(call *Call, action string, k *Key, keyPolicy *policy.Policy, grants func() ([]*Grant, error)) (*Access, error) {
+	return s.authorizeKeyARN(call, action, k, k.ARN(), keyPolicy, grants)
+}
+
+func (s *Service) authorizeKeyARN(call *Call, action string, k *Key, arn string, keyPolicy *policy.Policy, grants func() ([]*Grant, error)) (*Access, error) {
 	if keyPolicy == nil {
 		keyPolicy = s.keyPolicy(k)
 	}
-	a := &Access{
+	x := &access{ctx: requestContext{s: s, call: call, key: k}}
+	x.Access = Access{
+		request:   &x.req,
 		Call:      call,
 		Action:    action,
-		Resource:  k.ARN(),
+		Resource:  arn,
 		Key:       k,
 		KeyPolicy: keyPolicy,
-		Grants:    s.grantsFunc(call, k, grants),
-		Context:   &requestContext{s: s, call: call, key: k},
+		Context:   &x.ctx,
 		Time:      s.now(),
 	}
-	return a, s.authz.Authorize(a)
+	if grants != nil || len(call.Cond.GrantTokens) > 0 {
+		if grants == nil {
+			grants = noGrants
+		}
+		x.Grants = s.grantsFunc(call, k, grants)
+	}
+	return &x.Access, s.authz.Authorize(&x.Access)
 }
+
+func noGrants() ([]*Grant, error) { return nil, nil }
 
 // authorizeAccount asks whether call may perform an IAM-only action (one
 // on no key) on resource: "*", or an alias ARN for the alias half of the

@@ -69,15 +69,19 @@ type keyCache struct {
 	max int
 
 	mu      sync.RWMutex
-	entries map[string]*liveKey // by keyStoreKey(region, id)
+	entries map[cacheKey]*liveKey
 	// generation changes with every eviction; a key loaded from the store is
 	// only cached if no eviction happened while it was being loaded, so a
 	// reader that read the old record cannot put it back after a change.
 	generation atomic.Uint64
 }
 
+// cacheKey names a cached key: its region and ID (the replicas of a
+// multi-Region key share the ID).
+type cacheKey struct{ region, id string }
+
 func newKeyCache(ttl time.Duration, max int) *keyCache {
-	return &keyCache{ttl: ttl, max: max, entries: make(map[string]*liveKey)}
+	return &keyCache{ttl: ttl, max: max, entries: make(map[cacheKey]*liveKey)}
 }
 
 func (c *keyCache) expired(lk *liveKey, now time.Time) bool {
@@ -86,7 +90,7 @@ func (c *keyCache) expired(lk *liveKey, now time.Time) bool {
 
 // get returns the live key cached under name with a reference for the
 // caller, or nil if it is not cached or too old.
-func (c *keyCache) get(name string, now time.Time) *liveKey {
+func (c *keyCache) get(name cacheKey, now time.Time) *liveKey {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	lk := c.entries[name]
@@ -105,7 +109,7 @@ func (c *keyCache) put(lk *liveKey, generation uint64) {
 	var dropped []*liveKey
 	c.mu.Lock()
 	if c.generation.Load() == generation {
-		name := keyStoreKey(lk.Region, lk.ID)
+		name := cacheKey{lk.Region, lk.ID}
 		if old := c.entries[name]; old != nil {
 			dropped = append(dropped, old)
 		} else if len(c.entries) >= c.max {
@@ -126,7 +130,7 @@ func (c *keyCache) put(lk *liveKey, generation uint64) {
 
 // evict forgets the key; call it after a change to the key has been committed.
 func (c *keyCache) evict(region, id string) {
-	name := keyStoreKey(region, id)
+	name := cacheKey{region, id}
 	c.mu.Lock()
 	c.generation.Add(1)
 	lk := c.entries[name]
@@ -158,7 +162,7 @@ func (c *keyCache) clear() {
 	c.mu.Lock()
 	c.generation.Add(1)
 	old := c.entries
-	c.entries = make(map[string]*liveKey)
+	c.entries = make(map[cacheKey]*liveKey)
 	c.mu.Unlock()
 	for _, lk := range old {
 		lk.release()
@@ -192,7 +196,7 @@ func (s *Service) runSweeper(stop <-chan struct{}) {
 // release. A missing key is store.ErrNotFound.
 func (s *Service) liveKeyByID(region, id string) (*liveKey, error) {
 	now := s.now()
-	if lk := s.cache.get(keyStoreKey(region, id), now); lk != nil {
+	if lk := s.cache.get(cacheKey{region, id}, now); lk != nil {
 		return lk, nil
 	}
 	generation := s.cache.generation.Load()
@@ -279,7 +283,11 @@ func (s *Service) liveKeyFor(call *Call, id string, action string) (*liveKey, er
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.checkFound(call, id, lk.Key, action, lk.policy, lk.knownGrants); err != nil {
+	var grants func() ([]*Grant, error)
+	if len(lk.grants) > 0 {
+		grants = lk.knownGrants
+	}
+	if _, err := s.checkFoundARN(call, id, lk.Key, lk.arn, action, lk.policy, grants); err != nil {
 		lk.release()
 		return nil, err
 	}

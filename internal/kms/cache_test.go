@@ -15,14 +15,14 @@ func TestKeyCacheRefusesStaleLoads(t *testing.T) {
 	generation := c.generation.Load()
 	c.evict("r", "k") // a change committed while the loader was reading
 	c.put(&liveKey{Key: &Key{ID: "k", Region: "r"}, loaded: now}, generation)
-	if c.get("r/k", now) != nil {
+	if c.get(cacheKey{"r", "k"}, now) != nil {
 		t.Fatal("a key loaded before an eviction was cached after it")
 	}
 	c.put(&liveKey{Key: &Key{ID: "k", Region: "r"}, loaded: now}, c.generation.Load())
-	if c.get("r/k", now) == nil {
+	if c.get(cacheKey{"r", "k"}, now) == nil {
 		t.Fatal("a fresh load was not cached")
 	}
-	if c.get("r/k", now.Add(time.Minute+time.Second)) != nil {
+	if c.get(cacheKey{"r", "k"}, now.Add(time.Minute+time.Second)) != nil {
 		t.Fatal("an entry older than the TTL was returned")
 	}
 	for i := range 20 {
@@ -91,7 +91,7 @@ func TestCacheSweeperWipesExpiredKeys(t *testing.T) {
 	if _, err := s.Encrypt(ctx, &call, &kmsapi.EncryptRequest{KeyId: out.KeyMetadata.KeyId, Plaintext: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	lk := s.cache.get(keyStoreKey(call.Region, out.KeyMetadata.GetKeyId()), time.Now())
+	lk := s.cache.get(cacheKey{call.Region, out.KeyMetadata.GetKeyId()}, time.Now())
 	if lk == nil {
 		t.Fatal("the key is not cached after Encrypt")
 	}

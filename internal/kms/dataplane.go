@@ -197,7 +197,11 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 			return nil, nil, h.MaterialID, err
 		}
 		call.KeyARN = k.ARN()
-		if _, err := s.authorizeKey(call, action, k.Key, k.policy, k.knownGrants); err != nil {
+		var grants func() ([]*Grant, error)
+		if len(k.grants) > 0 {
+			grants = k.knownGrants
+		}
+		if _, err := s.authorizeKey(call, action, k.Key, k.policy, grants); err != nil {
 			k.release()
 			if k.Account != call.Account {
 				// Another account's key: do not say whether it exists.

@@ -145,12 +145,17 @@ func keyNotFound(call *Call, id, keyID, action string) error {
 // deletion date), records it for the audit log and authorises action on it
 // with its policy (nil: parse it) and grants.
 func (s *Service) checkFound(call *Call, id string, k *Key, action string, keyPolicy *policy.Policy, grants func() ([]*Grant, error)) (*Access, error) {
+	return s.checkFoundARN(call, id, k, k.ARN(), action, keyPolicy, grants)
+}
+
+// checkFoundARN is checkFound for a key whose ARN the caller has made.
+func (s *Service) checkFoundARN(call *Call, id string, k *Key, arn, action string, keyPolicy *policy.Policy, grants func() ([]*Grant, error)) (*Access, error) {
 	p, _ := parseKeyID(call, id)
 	if k.Account != p.account || k.Region != p.region || k.deletionDue(s.now()) {
 		return nil, keyNotFound(call, id, k.ID, action)
 	}
-	call.KeyARN = k.ARN()
-	return s.authorizeKey(call, action, k, keyPolicy, grants)
+	call.KeyARN = arn
+	return s.authorizeKeyARN(call, action, k, arn, keyPolicy, grants)
 }
 
 // isAlias reports whether id names an alias, so resolving it reads the store.
