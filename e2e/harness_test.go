@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -65,7 +66,7 @@ type server struct {
 	DataDir string
 	// configPath is the config file of a server started with one.
 	configPath string
-	stderr     *bytes.Buffer
+	stderr     *syncBuffer
 	exited     chan struct{}
 }
 
@@ -110,7 +111,7 @@ func startTrent(t *testing.T, dataDir string, args ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, cmd: cmd, DataDir: dataDir, stderr: new(bytes.Buffer), exited: make(chan struct{})}
+	s := &server{t: t, cmd: cmd, DataDir: dataDir, stderr: new(syncBuffer), exited: make(chan struct{})}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -283,3 +284,22 @@ func wantAPIError(t *testing.T, err error, code, message string) {
 }
 
 func keyARN(id string) string { return "arn:aws:kms:" + region + ":" + account + ":key/" + id }
+
+// syncBuffer is a bytes.Buffer that a test may read while the process
+// still writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
