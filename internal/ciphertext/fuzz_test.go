@@ -25,7 +25,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("ParseHeader accepted a %d-byte blob for a %d-byte key id", len(blob), len(h.KeyID))
 			}
 			var hdr []byte
-			hdr = append(hdr, Version, byte(len(h.KeyID)))
+			hdr = append(hdr, blob[0], byte(len(h.KeyID))) // either version
 			hdr = append(hdr, h.KeyID...)
 			hdr = append(hdr, h.MaterialID[:]...)
 			if !bytes.HasPrefix(blob, hdr) {
