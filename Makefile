@@ -35,6 +35,8 @@ fuzz-smoke:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/policy
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHeader$$' -fuzztime=$(FUZZTIME) ./envelope
 	$(GO) test -run='^$$' -fuzz='^FuzzDecrypt$$' -fuzztime=$(FUZZTIME) ./envelope
+	$(GO) test -run='^$$' -fuzz='^FuzzUnwrap$$' -fuzztime=$(FUZZTIME) ./internal/keyimport
+	$(GO) test -run='^$$' -fuzz='^FuzzUnwrapPad$$' -fuzztime=$(FUZZTIME) ./internal/keyimport
 
 generate:
 	$(GO) generate ./internal/kmsapi

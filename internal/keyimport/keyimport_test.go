@@ -484,3 +484,27 @@ func TestUnwrapConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// An RSA block is exactly the modulus length: one whose encoding starts
+// with a zero byte is refused with that byte stripped, though the integer,
+// and so the RSA decryption, would be the same.
+func TestUnwrapRefusesShortRSABlock(t *testing.T) {
+	priv := wrappingKey(t, kmsapi.WrappingKeySpecRsa2048)
+	for _, alg := range allAlgorithms {
+		material := randomBytes(t, 32)
+		var blob []byte
+		for tries := 0; len(blob) == 0 || blob[0] != 0; tries++ {
+			if tries == 10000 {
+				t.Fatal("no blob with a leading zero byte in 10000 tries")
+			}
+			var err error
+			if blob, err = Wrap(&priv.PublicKey, alg, material, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := Unwrap(priv, alg, blob); err != nil || !bytes.Equal(got, material) {
+			t.Fatalf("%s: the blob itself: %v", alg, err)
+		}
+		mustRefuse(t, priv, alg, blob[1:], "leading zero byte stripped")
+	}
+}
