@@ -105,7 +105,7 @@ func Unwrap(priv *rsa.PrivateKey, algorithm kmsapi.AlgorithmSpec, wrapped []byte
 		if len(wrapped) != k {
 			return nil, ErrInvalidCiphertext
 		}
-		material, err := rsa.DecryptOAEP(s.hash(), nil, priv, wrapped, nil)
+		material, err = rsa.DecryptOAEP(s.hash(), nil, priv, wrapped, nil)
 		if err != nil || len(material) == 0 {
 			clear(material)
 			return nil, ErrInvalidCiphertext
