@@ -107,6 +107,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := uuid.NewString()
 	start := h.now()
 	x := &exchange{op: strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)}
+	// Both IDs are known before the call: GetKeyLastUsage reports them.
+	x.call.RequestID, x.call.EventID = requestID, uuid.NewString()
 	var out []byte
 	var err error
 	if h.audit.Healthy() != nil {
@@ -161,6 +163,8 @@ func (h *Handler) serve(r *http.Request, x *exchange) ([]byte, error) {
 	}
 	x.identity = id
 	x.call = kms.Call{
+		RequestID:       x.call.RequestID,
+		EventID:         x.call.EventID,
 		Account:         id.Principal.Account,
 		ARN:             id.Principal.ARN,
 		Region:          id.Region,
@@ -257,7 +261,7 @@ func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time
 		UserAgent:         r.UserAgent(),
 		RequestParameters: audit.Parameters(x.params),
 		RequestID:         requestID,
-		EventID:           uuid.NewString(),
+		EventID:           x.call.EventID,
 		ReadOnly:          readOnly(x.op),
 		EventType:         "AwsApiCall",
 		ManagementEvent:   true,

@@ -48,6 +48,9 @@ type Config struct {
 	// MaxConnections bounds concurrent client connections; beyond it a
 	// new connection is answered 503 and closed. 0 means 1024.
 	MaxConnections int `json:"max_connections,omitempty"`
+	// OnDemandRotationLimit is how many on-demand rotations (RotateKeyOnDemand)
+	// a key may have; 0 means AWS's limit, 25.
+	OnDemandRotationLimit int `json:"on_demand_rotation_limit,omitempty"`
 	// Accounts are the AWS accounts served, with their access keys.
 	Accounts []Account `json:"accounts"`
 
@@ -183,8 +186,8 @@ func (c *Config) Check() error {
 	if len(c.Accounts) == 0 {
 		return errors.New("at least one account is required")
 	}
-	if c.AuditMaxSizeMB < 0 || c.AuditKeep < 0 || c.MaxConnections < 0 {
-		return errors.New("audit_max_size_mb, audit_keep and max_connections cannot be negative")
+	if c.AuditMaxSizeMB < 0 || c.AuditKeep < 0 || c.MaxConnections < 0 || c.OnDemandRotationLimit < 0 {
+		return errors.New("audit_max_size_mb, audit_keep, max_connections and on_demand_rotation_limit cannot be negative")
 	}
 	seen := map[string]bool{}
 	accounts := map[string]bool{}

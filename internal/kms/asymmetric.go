@@ -77,6 +77,7 @@ func (s *Service) Sign(ctx context.Context, call *Call, in *kmsapi.SignRequest) 
 	if err != nil {
 		return nil, s.internalError(ctx, "Sign", signingError(err, k.Key, *in.SigningAlgorithm, mt))
 	}
+	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationSign)
 	return &kmsapi.SignResponse{KeyId: new(k.ARN()), Signature: sig, SigningAlgorithm: in.SigningAlgorithm}, nil
 }
 
@@ -96,6 +97,7 @@ func (s *Service) Verify(ctx context.Context, call *Call, in *kmsapi.VerifyReque
 	if err := pk.Verify(*in.SigningAlgorithm, mt, in.Message, in.Signature); err != nil {
 		return nil, s.internalError(ctx, "Verify", signingError(err, k.Key, *in.SigningAlgorithm, mt))
 	}
+	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationVerify)
 	return &kmsapi.VerifyResponse{KeyId: new(k.ARN()), SignatureValid: new(true), SigningAlgorithm: in.SigningAlgorithm}, nil
 }
 
@@ -164,6 +166,7 @@ func (s *Service) GenerateMac(ctx context.Context, call *Call, in *kmsapi.Genera
 	if err != nil {
 		return nil, s.internalError(ctx, "GenerateMac", err)
 	}
+	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationGenerateMac)
 	return &kmsapi.GenerateMacResponse{Mac: mac, MacAlgorithm: in.MacAlgorithm, KeyId: new(k.ARN())}, nil
 }
 
@@ -186,6 +189,7 @@ func (s *Service) VerifyMac(ctx context.Context, call *Call, in *kmsapi.VerifyMa
 		}
 		return nil, s.internalError(ctx, "VerifyMac", err)
 	}
+	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationVerifyMac)
 	return &kmsapi.VerifyMacResponse{KeyId: new(k.ARN()), MacValid: new(true), MacAlgorithm: in.MacAlgorithm}, nil
 }
 
@@ -217,6 +221,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, call *Call, in *kmsapi
 	if err != nil {
 		return nil, s.internalError(ctx, "DeriveSharedSecret", err)
 	}
+	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationDeriveSharedSecret)
 	return &kmsapi.DeriveSharedSecretResponse{
 		KeyId:                 new(k.ARN()),
 		SharedSecret:          secret,
@@ -254,6 +259,7 @@ func (s *Service) Encapsulate(ctx context.Context, call *Call, in *kmsapi.Encaps
 	if err != nil {
 		return nil, s.internalError(ctx, "Encapsulate", err)
 	}
+	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationEncapsulate)
 	return &kmsapi.EncapsulateResponse{
 		KeyId:                      new(k.ARN()),
 		SharedSecret:               secret,
@@ -281,6 +287,7 @@ func (s *Service) Decapsulate(ctx context.Context, call *Call, in *kmsapi.Decaps
 	if err != nil {
 		return nil, s.internalError(ctx, "Decapsulate", err)
 	}
+	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationDecapsulate)
 	return &kmsapi.DecapsulateResponse{
 		KeyId:                  new(k.ARN()),
 		SharedSecret:           secret,
@@ -323,6 +330,7 @@ func (s *Service) generateDataKeyPair(ctx context.Context, call *Call, op, keyID
 		clear(private)
 		return "", nil, nil, nil, mid, s.internalError(ctx, op, err)
 	}
+	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperation(op))
 	return k.ARN(), private, public, blob, mid, nil
 }
 

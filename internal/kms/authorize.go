@@ -188,7 +188,15 @@ func (c *requestContext) Lookup(key string) ([]string, bool) {
 		case "kms:keyorigin":
 			return one(string(k.Origin)), true
 		case "kms:multiregion":
-			return one("false"), true
+			return one(boolString(k.MultiRegion)), true
+		case "kms:multiregionkeytype":
+			if !k.MultiRegion {
+				return nil, false
+			}
+			if k.Region == k.PrimaryRegion {
+				return one(string(kmsapi.MultiRegionKeyTypePrimary)), true
+			}
+			return one(string(kmsapi.MultiRegionKeyTypeReplica)), true
 		}
 	}
 	return call.Cond.Values.Lookup(key)

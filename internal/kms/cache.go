@@ -231,6 +231,9 @@ func (s *Service) makeLive(k *Key, now time.Time) (*liveKey, error) {
 	if k.KeySpec == kmsapi.KeySpecSymmetricDefault {
 		lk.secrets = make(map[ciphertext.MaterialID]*ciphertext.Key, len(k.Materials))
 		for i := range k.Materials {
+			if !k.Materials[i].present() {
+				continue // imported material deleted, expired or not yet imported
+			}
 			secret, err := s.unwrap(k, &k.Materials[i])
 			if err != nil {
 				lk.release()
@@ -247,7 +250,7 @@ func (s *Service) makeLive(k *Key, now time.Time) (*liveKey, error) {
 		return lk, nil
 	}
 	cur := k.current()
-	if cur == nil {
+	if cur == nil || !cur.present() {
 		return lk, nil
 	}
 	secret, err := s.unwrap(k, cur)

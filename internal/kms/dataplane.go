@@ -163,6 +163,7 @@ func (s *Service) Encrypt(ctx context.Context, call *Call, in *kmsapi.EncryptReq
 	if err != nil {
 		return nil, s.internalError(ctx, "Encrypt", err)
 	}
+	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationEncrypt)
 	return &kmsapi.EncryptResponse{
 		CiphertextBlob:      blob,
 		KeyId:               new(k.ARN()),
@@ -331,6 +332,7 @@ func (s *Service) Decrypt(ctx context.Context, call *Call, in *kmsapi.DecryptReq
 		clear(plaintext)
 		return nil, dryRunError()
 	}
+	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationDecrypt)
 	return &kmsapi.DecryptResponse{
 		KeyId:               new(k.ARN()),
 		Plaintext:           plaintext,
@@ -404,6 +406,8 @@ func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryp
 	if err != nil {
 		return nil, s.internalError(ctx, "ReEncrypt", err)
 	}
+	s.used(call, src.Key, kmsapi.KeyLastUsageTrackingOperationReEncrypt)
+	s.used(call, dst.Key, kmsapi.KeyLastUsageTrackingOperationReEncrypt)
 	return &kmsapi.ReEncryptResponse{
 		CiphertextBlob:                 blob,
 		SourceKeyId:                    new(src.ARN()),
@@ -483,6 +487,7 @@ func (s *Service) generateDataKey(ctx context.Context, call *Call, op string, ke
 		clear(plaintext)
 		return "", nil, nil, mid, s.internalError(ctx, op, err)
 	}
+	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperation(op))
 	return k.ARN(), plaintext, blob, mid, nil
 }
 

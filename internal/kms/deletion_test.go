@@ -53,7 +53,7 @@ func TestDeletionSchedule(t *testing.T) {
 	sweep := func(at time.Time, wantDeleted int, wantLeft ...string) {
 		t.Helper()
 		clock.Set(at)
-		n, err := s.DeleteDueKeys(ctx)
+		n, err := s.RunScheduledWork(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,9 +74,9 @@ func TestDeletionSchedule(t *testing.T) {
 
 	entries := 0
 	db.View(func(tx store.Tx) error {
-		return tx.Scan(store.Deletions, "", "", func(string, []byte) (bool, error) { entries++; return true, nil })
+		return tx.Scan(store.Schedule, "", "", func(string, []byte) (bool, error) { entries++; return true, nil })
 	})
 	if entries != 0 {
-		t.Fatalf("%d stale entries left in the deletion schedule", entries)
+		t.Fatalf("%d stale entries left in the schedule", entries)
 	}
 }

@@ -34,8 +34,26 @@ type Key struct {
 	// Policy is the key policy document; empty means AWS's default policy.
 	Policy string `json:"policy,omitempty"`
 	Tags   []Tag  `json:"tags,omitempty"`
-	// Materials holds every version of the key material; the last one is current.
+	// Materials holds every version of the key material, oldest first;
+	// the one in state CURRENT encrypts.
 	Materials []Material `json:"materials"`
+
+	// Automatic rotation is on while RotationPeriodInDays is set; the next
+	// one is due at NextRotationDate. A key pending deletion keeps its
+	// setting but does not rotate (and reports rotation off).
+	RotationPeriodInDays int32     `json:"rotationPeriodInDays,omitempty"`
+	NextRotationDate     time.Time `json:"nextRotationDate,omitzero"`
+	// OnDemandRotations counts the on-demand rotations done (AWS limits
+	// them); OnDemandRotationStartDate is set while one is in progress.
+	OnDemandRotations         int       `json:"onDemandRotations,omitempty"`
+	OnDemandRotationStartDate time.Time `json:"onDemandRotationStartDate,omitzero"`
+
+	// A multi-Region key has a copy (a Key record) in each region it is in,
+	// all with the same ID and material. Every copy records the primary's
+	// region and the replicas' regions.
+	MultiRegion    bool     `json:"multiRegion,omitempty"`
+	PrimaryRegion  string   `json:"primaryRegion,omitempty"`
+	ReplicaRegions []string `json:"replicaRegions,omitempty"`
 }
 
 // Tag is a key's tag.
@@ -48,9 +66,35 @@ type Tag struct {
 type Material struct {
 	ID      ciphertext.MaterialID `json:"id"`
 	RootKey string                `json:"rootKey"` // ID of the root key that wrapped it
-	Wrapped []byte                `json:"wrapped"`
-	Created time.Time             `json:"created"`
+	// Wrapped is the material; nil for imported material that was deleted
+	// or has expired (or, in a replica, not imported yet).
+	Wrapped []byte    `json:"wrapped,omitempty"`
+	Created time.Time `json:"created"`
+	// State is CURRENT, NON_CURRENT or PENDING_ROTATION (imported material
+	// waiting for RotateKeyOnDemand); records written before rotation
+	// existed have none, and decodeKey fills it in.
+	State kmsapi.KeyMaterialState `json:"state,omitempty"`
+	// RotationDate and RotationType are set on material a rotation made
+	// current.
+	RotationDate time.Time           `json:"rotationDate,omitzero"`
+	RotationType kmsapi.RotationType `json:"rotationType,omitempty"`
+
+	// Imported material (keys of origin EXTERNAL) only.
+	Import *ImportedMaterial `json:"import,omitempty"`
 }
+
+// ImportedMaterial is what a key of origin EXTERNAL keeps about each of its
+// materials: whether it is present, and until when.
+type ImportedMaterial struct {
+	State           kmsapi.ImportState         `json:"state"`
+	Description     string                     `json:"description,omitempty"`
+	ExpirationModel kmsapi.ExpirationModelType `json:"expirationModel,omitempty"`
+	ValidTo         time.Time                  `json:"validTo,omitzero"`
+}
+
+// present reports whether the material is there to use: not imported
+// material that was deleted, expired or is still awaited.
+func (m *Material) present() bool { return len(m.Wrapped) > 0 }
 
 // ARN is the key's Amazon Resource Name.
 func (k *Key) ARN() string {
@@ -76,12 +120,45 @@ func aliasARN(region, account, name string) string {
 	return "arn:" + Partition + ":kms:" + region + ":" + account + ":" + name
 }
 
-// current returns the key's current material.
+// current returns the key's current material: the one that encrypts, or
+// for an imported key whose material was deleted, the one that did.
 func (k *Key) current() *Material {
-	if len(k.Materials) == 0 {
-		return nil
+	for i := range k.Materials {
+		if k.Materials[i].State == kmsapi.KeyMaterialStateCurrent {
+			return &k.Materials[i]
+		}
 	}
-	return &k.Materials[len(k.Materials)-1]
+	return nil
+}
+
+// pendingRotation returns the imported material waiting to become
+// current, if any.
+func (k *Key) pendingRotation() *Material {
+	for i := range k.Materials {
+		switch k.Materials[i].State {
+		case kmsapi.KeyMaterialStatePendingRotation, kmsapi.KeyMaterialStatePendingMultiRegionImportAndRotation:
+			return &k.Materials[i]
+		}
+	}
+	return nil
+}
+
+// fillMaterialStates gives material from before rotation existed its
+// state: the last one is current.
+func (k *Key) fillMaterialStates() {
+	for i := range k.Materials {
+		if k.Materials[i].State != "" {
+			return
+		}
+	}
+	for i := range k.Materials {
+		if k.Materials[i].State == "" {
+			k.Materials[i].State = kmsapi.KeyMaterialStateNonCurrent
+			if i == len(k.Materials)-1 {
+				k.Materials[i].State = kmsapi.KeyMaterialStateCurrent
+			}
+		}
+	}
 }
 
 // material returns the material with the given ID, or nil.
@@ -136,7 +213,18 @@ func (k *Key) metadata() *kmsapi.KeyMetadata {
 		KeyManager:            new(kmsapi.KeyManagerTypeCustomer),
 		CustomerMasterKeySpec: new(kmsapi.CustomerMasterKeySpec(k.KeySpec)),
 		KeySpec:               new(k.KeySpec),
-		MultiRegion:           new(false),
+		MultiRegion:           new(k.MultiRegion),
+	}
+	if k.MultiRegion {
+		m.MultiRegionConfiguration = k.multiRegionConfiguration()
+	}
+	if k.Origin == kmsapi.OriginTypeExternal && k.State != kmsapi.KeyStatePendingImport {
+		if cur := k.current(); cur != nil && cur.Import != nil && cur.present() {
+			m.ExpirationModel = new(cur.Import.ExpirationModel)
+		}
+		if validTo := k.earliestExpiry(); !validTo.IsZero() {
+			m.ValidTo = new(kmsapi.Time{Time: validTo})
+		}
 	}
 	algs := keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage)
 	m.EncryptionAlgorithms = algs.Encryption
@@ -147,11 +235,38 @@ func (k *Key) metadata() *kmsapi.KeyMetadata {
 	if cur := k.current(); cur != nil && k.KeySpec == kmsapi.KeySpecSymmetricDefault {
 		m.CurrentKeyMaterialId = new(cur.ID.String())
 	}
-	if k.State == kmsapi.KeyStatePendingDeletion {
+	switch k.State {
+	case kmsapi.KeyStatePendingDeletion:
 		m.DeletionDate = new(kmsapi.Time{Time: k.DeletionDate})
+		m.PendingDeletionWindowInDays = new(k.PendingWindowInDays)
+	case kmsapi.KeyStatePendingReplicaDeletion:
+		// The window starts only when the last replica is gone.
 		m.PendingDeletionWindowInDays = new(k.PendingWindowInDays)
 	}
 	return m
+}
+
+// earliestExpiry is when the first of the key's imported materials that
+// encrypt or decrypt expires; zero if none does.
+func (k *Key) earliestExpiry() time.Time {
+	var first time.Time
+	for i := range k.Materials {
+		m := &k.Materials[i]
+		if m.Import == nil || !m.present() || m.Import.ValidTo.IsZero() || !m.permanent() {
+			continue
+		}
+		if first.IsZero() || m.Import.ValidTo.Before(first) {
+			first = m.Import.ValidTo
+		}
+	}
+	return first
+}
+
+// permanent reports whether the material belongs to the key for good
+// (it made ciphertexts, or will once current), as opposed to imported
+// material waiting for a rotation, which may be deleted harmlessly.
+func (m *Material) permanent() bool {
+	return m.State == kmsapi.KeyMaterialStateCurrent || m.State == kmsapi.KeyMaterialStateNonCurrent
 }
 
 // sortTags keeps tags in key order, so every listing is stable.
@@ -173,6 +288,7 @@ func decodeKey(v []byte) (*Key, error) {
 	if err := json.Unmarshal(v, k); err != nil {
 		return nil, fmt.Errorf("decoding key record: %w", err)
 	}
+	k.fillMaterialStates()
 	return k, nil
 }
 
@@ -189,20 +305,26 @@ func getKey(tx store.Tx, region, id string) (*Key, error) {
 }
 
 // putKey stores a key and keeps the indexes in step: the account listing
-// and, for a key pending deletion, the deletion schedule.
+// and the schedule (when the key next needs the scheduler).
 func putKey(tx store.Tx, k *Key) error {
 	old, err := getKey(tx, k.Region, k.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if old != nil && old.State == kmsapi.KeyStatePendingDeletion {
-		if err := tx.Delete(store.Deletions, deletionIndexKey(old)); err != nil {
-			return err
-		}
+	var was time.Time
+	if old != nil {
+		was = old.nextAttention()
 	}
-	if k.State == kmsapi.KeyStatePendingDeletion {
-		if err := tx.Put(store.Deletions, deletionIndexKey(k), nil); err != nil {
-			return err
+	if at := k.nextAttention(); !at.Equal(was) {
+		if !was.IsZero() {
+			if err := tx.Delete(store.Schedule, scheduleEntry(was, k.Region, k.ID)); err != nil {
+				return err
+			}
+		}
+		if !at.IsZero() {
+			if err := tx.Put(store.Schedule, scheduleEntry(at, k.Region, k.ID), nil); err != nil {
+				return err
+			}
 		}
 	}
 	v, err := json.Marshal(k)
@@ -213,28 +335,6 @@ func putKey(tx store.Tx, k *Key) error {
 		return err
 	}
 	return tx.Put(store.KeysByAcc, accountIndexKey(k.Account, k.Region, k.ID), nil)
-}
-
-// deletionTimeLayout has a fixed width, so deletion index keys sort by date.
-const deletionTimeLayout = "20060102T150405.000000000Z"
-
-// deletionIndexKey is a pending key's entry in store.Deletions.
-func deletionIndexKey(k *Key) string {
-	return k.DeletionDate.UTC().Format(deletionTimeLayout) + "/" + k.Region + "/" + k.ID
-}
-
-// parseDeletionIndexKey is the inverse of deletionIndexKey.
-func parseDeletionIndexKey(entry string) (at time.Time, region, id string, err error) {
-	date, rest, ok1 := strings.Cut(entry, "/")
-	region, id, ok2 := strings.Cut(rest, "/")
-	if !ok1 || !ok2 {
-		return at, "", "", fmt.Errorf("malformed deletion index entry %q", entry)
-	}
-	at, err = time.Parse(deletionTimeLayout, date)
-	if err != nil {
-		return at, "", "", fmt.Errorf("malformed deletion index entry %q: %w", entry, err)
-	}
-	return at, region, id, nil
 }
 
 // aliasIndexPrefix is where a key's entries in store.AliasesByKey start.
@@ -258,10 +358,24 @@ func deleteKey(tx store.Tx, k *Key) error {
 	if err := deleteGrants(tx, k.Region, k.ID); err != nil {
 		return err
 	}
+	stored, err := getKey(tx, k.Region, k.ID) // its schedule entry is the stored record's
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if stored != nil {
+		if at := stored.nextAttention(); !at.IsZero() {
+			if err := tx.Delete(store.Schedule, scheduleEntry(at, k.Region, k.ID)); err != nil {
+				return err
+			}
+		}
+	}
 	if err := tx.Delete(store.Keys, keyStoreKey(k.Region, k.ID)); err != nil {
 		return err
 	}
-	if err := tx.Delete(store.Deletions, deletionIndexKey(k)); err != nil {
+	if err := tx.Delete(store.LastUsage, keyStoreKey(k.Region, k.ID)); err != nil {
+		return err
+	}
+	if err := deleteImportParameters(tx, k.Region, k.ID); err != nil {
 		return err
 	}
 	if err := tx.Delete(store.KeysByAcc, accountIndexKey(k.Account, k.Region, k.ID)); err != nil {

@@ -3,6 +3,7 @@ package kms
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -43,18 +44,26 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 	if err != nil {
 		return nil, err
 	}
-	if in.Origin != nil && *in.Origin != kmsapi.OriginTypeAwsKms {
-		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException,
-			"Origin %s is not supported by this server yet.", *in.Origin)
+	origin := kmsapi.OriginTypeAwsKms
+	if in.Origin != nil {
+		origin = *in.Origin
+	}
+	switch origin {
+	case kmsapi.OriginTypeAwsKms:
+	case kmsapi.OriginTypeExternal:
+		if !importable(spec) {
+			return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException,
+				"KeySpec %s does not support Origin EXTERNAL.", spec)
+		}
+	default: // AWS_CLOUDHSM, EXTERNAL_KEY_STORE
+		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException,
+			"Custom key stores are not supported by this server.")
 	}
 	if in.CustomKeyStoreId != nil || in.XksKeyId != nil {
 		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException,
 			"Custom key stores are not supported by this server.")
 	}
-	if in.GetMultiRegion() {
-		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException,
-			"Multi-Region keys are not supported by this server yet.")
-	}
+	multiRegion := in.GetMultiRegion()
 	tags, err := mergeTags(nil, in.Tags)
 	if err != nil {
 		return nil, err
@@ -65,8 +74,11 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 	call.Cond.Set("kms:CustomerMasterKeySpec", string(spec))
 	call.Cond.Set("kms:KeyUsage", string(usage))
 	call.Cond.Set("kms:CustomerMasterKeyUsage", string(usage))
-	call.Cond.Set("kms:KeyOrigin", string(kmsapi.OriginTypeAwsKms))
-	call.Cond.Set("kms:MultiRegion", "false")
+	call.Cond.Set("kms:KeyOrigin", string(origin))
+	call.Cond.Set("kms:MultiRegion", boolString(multiRegion))
+	if multiRegion {
+		call.Cond.Set("kms:MultiRegionKeyType", string(kmsapi.MultiRegionKeyTypePrimary))
+	}
 	call.Cond.Set("kms:BypassPolicyLockoutSafetyCheck", boolString(in.GetBypassPolicyLockoutSafetyCheck()))
 	setRequestTags(&call.Cond, in.Tags)
 	if err := s.authorizeAccount(call, "kms:CreateKey", "*"); err != nil {
@@ -85,18 +97,26 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 	}
 
 	now := s.now().UTC()
+	id, err := s.newKeyID(multiRegion)
+	if err != nil {
+		return nil, s.internalError(ctx, "CreateKey", err)
+	}
 	k := &Key{
-		ID:           uuid.Must(uuid.NewRandomFromReader(s.rand)).String(),
+		ID:           id,
 		Account:      call.Account,
 		Region:       call.Region,
 		CreationDate: now,
 		Description:  in.GetDescription(),
 		KeySpec:      spec,
 		KeyUsage:     usage,
-		Origin:       kmsapi.OriginTypeAwsKms,
+		Origin:       origin,
 		State:        kmsapi.KeyStateEnabled,
 		Policy:       in.GetPolicy(),
 		Tags:         tags,
+		MultiRegion:  multiRegion,
+	}
+	if multiRegion {
+		k.PrimaryRegion = k.Region
 	}
 	if keyPolicy != nil {
 		if err := s.checkLockout(call, k, keyPolicy, in.GetBypassPolicyLockoutSafetyCheck()); err != nil {
@@ -104,44 +124,91 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 		}
 	}
 	call.KeyARN = k.ARN()
-	m, err := s.newMaterial(k, now)
-	if err != nil {
-		return nil, s.internalError(ctx, "CreateKey", err)
+	if origin == kmsapi.OriginTypeExternal {
+		k.State = kmsapi.KeyStatePendingImport // until its material is imported
+	} else {
+		m, err := s.newMaterial([]*Key{k}, now)
+		if err != nil {
+			return nil, s.internalError(ctx, "CreateKey", err)
+		}
+		k.Materials = []Material{m[0]}
 	}
-	k.Materials = []Material{m}
 	if err := s.store.Update(func(tx store.Tx) error { return putKey(tx, k) }); err != nil {
 		return nil, s.internalError(ctx, "CreateKey", err)
 	}
 	return &kmsapi.CreateKeyResponse{KeyMetadata: k.metadata()}, nil
 }
 
-// newMaterial makes fresh key material for k, wrapped under the root key
-// and bound to k's attributes: 256 random bits for a symmetric key, a
-// private key or an HMAC key otherwise. The plaintext material lives only
-// in this function.
-func (s *Service) newMaterial(k *Key, now time.Time) (Material, error) {
+// newKeyID makes a key ID: a random UUID, or for a multi-Region key
+// "mrk-" and 32 random hex digits.
+func (s *Service) newKeyID(multiRegion bool) (string, error) {
+	if multiRegion {
+		b, err := s.randomBytes(16)
+		if err != nil {
+			return "", err
+		}
+		return "mrk-" + hex.EncodeToString(b), nil
+	}
+	u, err := uuid.NewRandomFromReader(s.rand)
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
+// importable reports whether keys of spec may have imported material:
+// symmetric, HMAC, RSA and elliptic-curve keys, as keyimport.CheckAllowed
+// allows (AWS imports no ML-DSA material, and documents none for ML-KEM).
+func importable(spec kmsapi.KeySpec) bool {
+	switch spec {
+	case kmsapi.KeySpecSymmetricDefault,
+		kmsapi.KeySpecHmac224, kmsapi.KeySpecHmac256, kmsapi.KeySpecHmac384, kmsapi.KeySpecHmac512,
+		kmsapi.KeySpecRsa2048, kmsapi.KeySpecRsa3072, kmsapi.KeySpecRsa4096,
+		kmsapi.KeySpecEccNistP256, kmsapi.KeySpecEccNistP384, kmsapi.KeySpecEccNistP521, kmsapi.KeySpecEccSecgP256k1,
+		kmsapi.KeySpecEccNistEdwards25519:
+		return true
+	}
+	return false
+}
+
+// newMaterial makes fresh key material for a key and returns it wrapped for
+// each of the key's copies (a multi-Region key has one per region; all
+// must share spec and usage), in state CURRENT: 256 random bits for a
+// symmetric key, a private key or an HMAC key otherwise. The plaintext
+// material lives only in this function.
+func (s *Service) newMaterial(copies []*Key, now time.Time) ([]Material, error) {
+	spec := copies[0].KeySpec
 	var secret []byte
 	var err error
-	if k.KeySpec == kmsapi.KeySpecSymmetricDefault {
+	if spec == kmsapi.KeySpecSymmetricDefault {
 		secret, err = s.randomBytes(32)
 	} else {
-		secret, err = keyspec.Generate(k.KeySpec, s.rand)
+		secret, err = keyspec.Generate(spec, s.rand)
 	}
 	if err != nil {
-		return Material{}, err
+		return nil, err
 	}
 	defer clear(secret)
 	var id ciphertext.MaterialID
 	idBytes, err := s.randomBytes(len(id))
 	if err != nil {
-		return Material{}, err
+		return nil, err
 	}
 	copy(id[:], idBytes)
-	wrapped, err := s.root.Wrap(secret, materialAAD(k, id))
-	if err != nil {
-		return Material{}, err
+	return s.wrapMaterial(copies, id, secret, now)
+}
+
+// wrapMaterial wraps secret as material id of each of a key's copies.
+func (s *Service) wrapMaterial(copies []*Key, id ciphertext.MaterialID, secret []byte, now time.Time) ([]Material, error) {
+	out := make([]Material, len(copies))
+	for i, k := range copies {
+		wrapped, err := s.root.Wrap(secret, materialAAD(k, id))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Material{ID: id, RootKey: s.root.ID(), Wrapped: wrapped, Created: now, State: kmsapi.KeyMaterialStateCurrent}
 	}
-	return Material{ID: id, RootKey: s.root.ID(), Wrapped: wrapped, Created: now}, nil
+	return out, nil
 }
 
 // keyUsageFor checks the KeyUsage of a CreateKey request against the key
@@ -192,21 +259,47 @@ func (s *Service) DescribeKey(ctx context.Context, call *Call, in *kmsapi.Descri
 }
 
 // changeKey runs fn on the key id names inside a write transaction and
-// stores the result if fn succeeds.
+// stores the result if fn succeeds. The settings the copies of a
+// multi-Region key share (sharedSettings) go to every copy.
 func (s *Service) changeKey(ctx context.Context, call *Call, op, id string, fn func(k *Key) error) (*Key, error) {
+	return s.changeKeyIn(ctx, call, op, id, func(_ store.Tx, k *Key) error { return fn(k) })
+}
+
+// changeKeyIn is changeKey for an fn that reads more of the store.
+func (s *Service) changeKeyIn(ctx context.Context, call *Call, op, id string, fn func(tx store.Tx, k *Key) error) (*Key, error) {
 	var k *Key
+	var touched []cacheKey
 	err := s.store.Update(func(tx store.Tx) (err error) {
+		touched = touched[:0]
 		k, err = s.lookupKey(tx, call, id, keyIDOnly, "kms:"+op)
 		if err != nil {
 			return err
 		}
-		if err := fn(k); err != nil {
+		if err := fn(tx, k); err != nil {
 			return err
 		}
-		return putKey(tx, k)
+		if err := putKey(tx, k); err != nil {
+			return err
+		}
+		touched = append(touched, cacheKey{k.Region, k.ID})
+		if !k.MultiRegion {
+			return nil
+		}
+		copies, err := copiesOf(tx, k)
+		if err != nil {
+			return err
+		}
+		for _, c := range copies[1:] {
+			c.sharedSettings(k)
+			if err := putKey(tx, c); err != nil {
+				return err
+			}
+			touched = append(touched, cacheKey{c.Region, c.ID})
+		}
+		return nil
 	})
-	if k != nil {
-		s.cache.evict(k.Region, k.ID) // after the commit: see keyCache
+	for _, c := range touched {
+		s.cache.evict(c.region, c.id) // after the commit: see keyCache
 	}
 	if err != nil {
 		return nil, s.internalError(ctx, op, err)
@@ -243,6 +336,9 @@ func (s *Service) setEnabled(ctx context.Context, call *Call, op, id string, to 
 		k.State = to
 		return nil
 	})
+	if err == nil && to == kmsapi.KeyStateEnabled {
+		s.kick() // a rotation missed while it was disabled happens at once
+	}
 	return err
 }
 
@@ -260,29 +356,45 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, call *Call, in *kmsap
 		if err := checkNotPendingDeletion(k); err != nil {
 			return err
 		}
+		if k.State == kmsapi.KeyStateUpdating {
+			return invalidState(k)
+		}
+		k.PendingWindowInDays = days
+		if k.MultiRegion && k.Region == k.PrimaryRegion && len(k.ReplicaRegions) > 0 {
+			// A primary waits for its replicas: its window starts when the
+			// last of them is deleted (deleteKeyCopy).
+			k.State = kmsapi.KeyStatePendingReplicaDeletion
+			return nil
+		}
 		k.State = kmsapi.KeyStatePendingDeletion
 		k.DeletionDate = s.now().UTC().Add(time.Duration(days) * 24 * time.Hour)
-		k.PendingWindowInDays = days
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &kmsapi.ScheduleKeyDeletionResponse{
+	out := &kmsapi.ScheduleKeyDeletionResponse{
 		KeyId:               new(k.ARN()),
-		DeletionDate:        new(kmsapi.Time{Time: k.DeletionDate}),
 		KeyState:            new(k.State),
 		PendingWindowInDays: new(days),
-	}, nil
+	}
+	if k.State == kmsapi.KeyStatePendingDeletion {
+		out.DeletionDate = new(kmsapi.Time{Time: k.DeletionDate})
+	}
+	return out, nil
 }
 
 func (s *Service) CancelKeyDeletion(ctx context.Context, call *Call, in *kmsapi.CancelKeyDeletionRequest) (*kmsapi.CancelKeyDeletionResponse, error) {
 	k, err := s.changeKey(ctx, call, "CancelKeyDeletion", in.GetKeyId(), func(k *Key) error {
-		if k.State != kmsapi.KeyStatePendingDeletion {
+		if k.State != kmsapi.KeyStatePendingDeletion && k.State != kmsapi.KeyStatePendingReplicaDeletion {
 			return kmsapi.Errorf(kmsapi.KMSInvalidStateException, "%s is not pending deletion.", k.ARN())
 		}
-		// AWS leaves a key whose deletion was cancelled disabled.
+		// AWS leaves a key whose deletion was cancelled disabled (an
+		// imported key without its material: pending import).
 		k.State = kmsapi.KeyStateDisabled
+		if k.Origin == kmsapi.OriginTypeExternal && !k.hasAllMaterial() {
+			k.State = kmsapi.KeyStatePendingImport
+		}
 		k.DeletionDate = time.Time{}
 		k.PendingWindowInDays = 0
 		return nil
@@ -291,65 +403,6 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, call *Call, in *kmsapi.
 		return nil, err
 	}
 	return &kmsapi.CancelKeyDeletionResponse{KeyId: new(k.ARN())}, nil
-}
-
-// DeleteDueKeys removes every key whose deletion window has ended, with its
-// aliases and material. Keys past their window are already invisible to
-// every operation; this reclaims their storage. It reads only the deletion
-// schedule, not every key. It returns how many keys it deleted.
-func (s *Service) DeleteDueKeys(ctx context.Context) (int, error) {
-	now := s.now()
-	type due struct{ region, id string }
-	var dues []due
-	err := s.store.View(func(tx store.Tx) error {
-		return tx.Scan(store.Deletions, "", "", func(entry string, _ []byte) (bool, error) {
-			at, region, id, err := parseDeletionIndexKey(entry)
-			if err != nil {
-				return false, err
-			}
-			if at.After(now) {
-				return false, nil // entries are in date order: the rest are later
-			}
-			dues = append(dues, due{region, id})
-			return true, nil
-		})
-	})
-	if err != nil {
-		return 0, err
-	}
-	deleted := 0
-	for _, d := range dues {
-		var gone *Key // set afresh on every run: the store may run fn twice
-		err := s.store.Update(func(tx store.Tx) error {
-			gone = nil
-			k, err := getKey(tx, d.region, d.id)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
-			if err != nil || !k.deletionDue(now) {
-				return err // cancelled meanwhile, or a read error
-			}
-			gone = k
-			return deleteKey(tx, k)
-		})
-		s.cache.evict(d.region, d.id)
-		if err != nil {
-			return deleted, err
-		}
-		if gone != nil {
-			deleted++
-			s.logger.InfoContext(ctx, "deleted key at the end of its waiting period", "key", gone.ARN())
-		}
-	}
-	if deleted > 0 {
-		// The records are gone from the store; make them gone from its
-		// files too, so the material cannot be recovered even with the
-		// root key.
-		if err := s.scrub(); err != nil {
-			return deleted, fmt.Errorf("erasing deleted keys from the store's files: %w", err)
-		}
-	}
-	return deleted, nil
 }
 
 // Pagination. Markers are opaque to callers: the base64 of the last store

@@ -41,6 +41,9 @@ func newTestServiceWith(t *testing.T, dir string, cfg Config) (*Service, *sealed
 		t.Fatal(err)
 	}
 	cfg.Store, cfg.RootKey = db, root
+	if cfg.ScheduleInterval == 0 {
+		cfg.ScheduleInterval = -1 // tests run the scheduled work themselves
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -215,10 +215,16 @@ func checkUsable(k *Key) error {
 // checkNotPendingDeletion is the state check of the operations that change a
 // key's metadata (tags, description, aliases, deletion schedule).
 func checkNotPendingDeletion(k *Key) error {
-	if k.State == kmsapi.KeyStatePendingDeletion {
+	if k.pendingDeletion() {
 		return invalidState(k)
 	}
 	return nil
+}
+
+// pendingDeletion reports whether the key is scheduled for deletion: in its
+// window, or (a multi-Region primary) waiting for its replicas to go.
+func (k *Key) pendingDeletion() bool {
+	return k.State == kmsapi.KeyStatePendingDeletion || k.State == kmsapi.KeyStatePendingReplicaDeletion
 }
 
 func invalidState(k *Key) error {
@@ -226,6 +232,8 @@ func invalidState(k *Key) error {
 	switch k.State {
 	case kmsapi.KeyStatePendingDeletion:
 		what = "pending deletion"
+	case kmsapi.KeyStatePendingReplicaDeletion:
+		what = "pending replica deletion"
 	case kmsapi.KeyStatePendingImport:
 		what = "pending import"
 	case kmsapi.KeyStateDisabled:

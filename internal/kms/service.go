@@ -49,6 +49,11 @@ type Call struct {
 	// Cond holds the request's condition values; the operation fills it in.
 	Cond Conditions
 
+	// RequestID and EventID identify the request and its audit record;
+	// GetKeyLastUsage reports them.
+	RequestID string
+	EventID   string
+
 	// KeyARN is set by the service to the key the call used, if any, and
 	// OtherKeyARN to a second one (ReEncrypt's destination).
 	KeyARN      string
@@ -67,9 +72,29 @@ type Config struct {
 	PrincipalExists func(string) bool
 	// GrantTokenKey authenticates grant tokens (32 bytes, the same on every
 	// node sharing the store); nil makes a random one, good for one
-	// process.
+	// process. ImportKey does the same for import tokens and the IDs of
+	// imported key material.
 	GrantTokenKey []byte
-	// Now is the service's clock (key creation and deletion dates); nil means time.Now.
+	ImportKey     []byte
+	// ServesRegion reports whether a region is served (ReplicateKey
+	// creates replicas only there); nil serves every region.
+	ServesRegion func(string) bool
+	// OnDemandRotationLimit is how many on-demand rotations a key may have;
+	// 0 means AWS's limit, 25.
+	OnDemandRotationLimit int
+	// ScheduleInterval is how often the scheduled work (deletions,
+	// rotations, expiry of imported material) runs; 0 means one minute.
+	// A negative interval runs none in the background: the caller calls
+	// RunScheduledWork.
+	ScheduleInterval time.Duration
+	// Events receives what the scheduled work does; nil records nothing.
+	Events EventLog
+	// UsageFlushInterval is how often the last use of keys, tracked in
+	// memory, is written to the store; 0 means ten seconds.
+	UsageFlushInterval time.Duration
+	// Now is the service's clock: key creation, deletion, rotation and
+	// expiry dates, and the scheduled work, all read it; nil means
+	// time.Now. Only Go code can set it (tests move it by years).
 	Now func() time.Time
 	// Rand is the source of key material, IDs and nonces; nil means crypto/rand.
 	Rand io.Reader
@@ -88,17 +113,29 @@ type Service struct {
 	store store.Store
 	root  rootkey.Wrapper
 	authz Authorizer
-	// principalExists and grantTokenKey: see Config.
+	// principalExists, grantTokenKey, importKey, servesRegion,
+	// onDemandLimit, events: see Config.
 	principalExists func(string) bool
 	grantTokenKey   []byte
+	importKey       []byte
+	servesRegion    func(string) bool
+	onDemandLimit   int
+	events          EventLog
 	now             func() time.Time
 	rand            io.Reader
 	logger          *slog.Logger
 	cache           *keyCache
+	usage           *usageTracker
 
-	stop      chan struct{}
-	closeOnce sync.Once
-	sweeper   sync.WaitGroup
+	// nodeID names this service in the scheduler lease; leaseTTL is how
+	// long a lease lasts; kicks wakes the scheduler loop.
+	nodeID   string
+	leaseTTL time.Duration
+	kicks    chan struct{}
+
+	stop       chan struct{}
+	closeOnce  sync.Once
+	background sync.WaitGroup
 }
 
 // New returns a Service over the given store and root key.
@@ -112,6 +149,10 @@ func New(cfg Config) (*Service, error) {
 		authz:           cfg.Authorizer,
 		principalExists: cfg.PrincipalExists,
 		grantTokenKey:   cfg.GrantTokenKey,
+		importKey:       cfg.ImportKey,
+		servesRegion:    cfg.ServesRegion,
+		onDemandLimit:   cfg.OnDemandRotationLimit,
+		events:          cfg.Events,
 		now:             cfg.Now,
 		rand:            cfg.Rand,
 		logger:          cfg.Logger,
@@ -135,8 +176,21 @@ func New(cfg Config) (*Service, error) {
 		}
 		s.grantTokenKey = k
 	}
+	if s.importKey == nil {
+		k, err := s.randomBytes(32)
+		if err != nil {
+			return nil, err
+		}
+		s.importKey = k
+	}
 	if s.principalExists == nil {
 		s.principalExists = func(string) bool { return true }
+	}
+	if s.servesRegion == nil {
+		s.servesRegion = func(string) bool { return true }
+	}
+	if s.onDemandLimit == 0 {
+		s.onDemandLimit = defaultOnDemandRotationLimit
 	}
 	ttl, size := cfg.KeyCacheTTL, cfg.KeyCacheSize
 	if ttl == 0 {
@@ -146,21 +200,55 @@ func New(cfg Config) (*Service, error) {
 		size = 10000
 	}
 	s.cache = newKeyCache(ttl, size)
+	node, err := s.randomBytes(8)
+	if err != nil {
+		return nil, err
+	}
+	s.nodeID = fmt.Sprintf("%x", node)
+	interval := cfg.ScheduleInterval
+	if interval == 0 {
+		interval = time.Minute
+	}
+	s.leaseTTL = max(2*interval, time.Minute)
+	s.kicks = make(chan struct{}, 1)
+	if err := moveLegacySchedule(s.store); err != nil {
+		return nil, fmt.Errorf("moving the deletion schedule: %w", err)
+	}
+	flush := cfg.UsageFlushInterval
+	if flush == 0 {
+		flush = 10 * time.Second
+	}
+	s.usage = newUsageTracker()
+	if err := s.usage.loadTrackingStart(s.store, s.now()); err != nil {
+		return nil, err
+	}
 	s.stop = make(chan struct{})
-	s.sweeper.Add(1)
+	s.background.Add(2)
 	go func() {
-		defer s.sweeper.Done()
+		defer s.background.Done()
 		s.runSweeper(s.stop)
 	}()
+	go func() {
+		defer s.background.Done()
+		s.runUsageFlusher(flush, s.stop)
+	}()
+	if interval > 0 {
+		s.background.Add(1)
+		go func() {
+			defer s.background.Done()
+			s.runScheduler(interval, s.stop)
+		}()
+	}
 	return s, nil
 }
 
-// Close stops the cache sweeper and wipes every cached key. It does not
+// Close stops the background work (cache sweeper, scheduler), writes the
+// last use of keys to the store and wipes every cached key. It does not
 // close the store.
 func (s *Service) Close() error {
 	s.closeOnce.Do(func() { close(s.stop) })
-	s.sweeper.Wait()
-	return nil
+	s.background.Wait()
+	return s.flushUsage()
 }
 
 // errTampered marks failures that mean stored data was changed outside

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/trent-kms/trent/internal/api"
 	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/auth"
@@ -34,9 +36,12 @@ type Options struct {
 	// Now is the service's clock (key creation and deletion dates). Request
 	// signatures are always checked against the real time.
 	Now func() time.Time
-	// SweepInterval is how often keys past their deletion date are removed; 0 means one minute.
-	SweepInterval time.Duration
-	Logger        *slog.Logger
+	// ScheduleInterval is how often the scheduled work (deletions,
+	// rotations, expiry of imported material) runs; 0 means one minute. A
+	// negative interval runs none by itself: the test calls
+	// RunScheduledWork after moving the clock.
+	ScheduleInterval time.Duration
+	Logger           *slog.Logger
 }
 
 // Server is a running trent.
@@ -102,7 +107,13 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 		Now:             opts.Now,
 		Logger:          logger,
 		PrincipalExists: func(p string) bool { return s.cfg.Load().PrincipalExists(p) },
+		ServesRegion:    func(r string) bool { return s.cfg.Load().ServesRegion(r) },
 		GrantTokenKey:   db.Key("trent grant token v1"),
+		ImportKey:       db.Key("trent import v1"),
+		// Read at start: a reload does not change it.
+		OnDemandRotationLimit: cfg.OnDemandRotationLimit,
+		ScheduleInterval:      opts.ScheduleInterval,
+		Events:                serviceEvents{s.audit},
 	})
 	if err != nil {
 		return fail(err)
@@ -130,20 +141,12 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	interval := opts.SweepInterval
-	if interval == 0 {
-		interval = time.Minute
-	}
-	s.done.Add(2)
+	s.done.Add(1)
 	go func() {
 		defer s.done.Done()
 		if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("serving stopped", "err", err)
 		}
-	}()
-	go func() {
-		defer s.done.Done()
-		s.sweep(interval)
 	}()
 	return s, nil
 }
@@ -274,21 +277,36 @@ func privateDir(dir string, logger *slog.Logger) error {
 	return nil
 }
 
-// sweep deletes keys whose waiting period has ended: once at start (the
-// server may have been down when a window closed), then every interval.
-func (s *Server) sweep(interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := s.service.DeleteDueKeys(context.Background()); err != nil {
-			s.logger.Error("deleting keys at the end of their waiting period", "err", err)
-		}
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-	}
+// RunScheduledWork does the scheduled work that is due now (see
+// kms.Service.RunScheduledWork), for tests that move the clock.
+func (s *Server) RunScheduledWork(ctx context.Context) (int, error) {
+	return s.service.RunScheduledWork(ctx)
+}
+
+// serviceEvents records what the service does on its own (deleting a key
+// at the end of its waiting period, rotating it, expiring imported
+// material) in the audit log, as CloudTrail records AWS's service events.
+type serviceEvents struct{ log *audit.File }
+
+func (e serviceEvents) Healthy() error { return e.log.Healthy() }
+
+func (e serviceEvents) RecordServiceEvent(ev kms.ServiceEvent) error {
+	return e.log.Record(&audit.Event{
+		EventVersion:       "1.11",
+		UserIdentity:       audit.UserIdentity{AccountID: ev.Account},
+		EventTime:          ev.Time.UTC(),
+		EventSource:        "kms.amazonaws.com",
+		EventName:          ev.Name,
+		AWSRegion:          ev.Region,
+		SourceIPAddress:    "kms.amazonaws.com",
+		RequestID:          uuid.NewString(),
+		EventID:            uuid.NewString(),
+		Resources:          []audit.Resource{{AccountID: ev.Account, Type: "AWS::KMS::Key", ARN: ev.KeyARN}},
+		EventType:          "AwsServiceEvent",
+		ManagementEvent:    true,
+		RecipientAccountID: ev.Account,
+		EventCategory:      "Management",
+	})
 }
 
 func keyringOf(cfg *config.Config) (*auth.Keyring, error) {

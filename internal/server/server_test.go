@@ -46,7 +46,7 @@ func (c *clock) advance(d time.Duration) {
 func start(t *testing.T, dir string, clk *clock) *Server {
 	t.Helper()
 	cfg := config.DevConfig("127.0.0.1:0", dir)
-	s, err := Start(cfg, Options{Now: clk.Now, SweepInterval: 20 * time.Millisecond,
+	s, err := Start(cfg, Options{Now: clk.Now, ScheduleInterval: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +287,7 @@ func TestDeletedKeyIsDestroyed(t *testing.T) {
 	clk.advance(7*24*time.Hour + time.Minute)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, err := s.Service().DeleteDueKeys(ctx)
+		_, err := s.RunScheduledWork(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,14 +25,20 @@ const (
 	KeysByAcc    Table = "keys-index"     // account/region/key ID → empty, for listing
 	Aliases      Table = "aliases"        // account/region/alias name → alias record
 	AliasesByKey Table = "aliases-by-key" // region/key ID/alias name → empty, to count and drop a key's aliases
-	Deletions    Table = "deletions"      // deletion date/region/key ID → empty, in date order
+	Schedule     Table = "schedule"       // date/region/key ID → empty: when a key next needs the scheduler, in date order
 	Grants       Table = "grants"         // region/key ID/grant ID → grant record
 	GrantIndex   Table = "grant-index"    // by name, by retiring principal, and counts per key
-	Meta         Table = "meta"           // the store's own records: format version, wrapped store secret
+	LastUsage    Table = "last-usage"     // region/key ID → the key's last cryptographic use
+	ImportParams Table = "import-params"  // region/key ID/token ID → wrapping key of an import token
+	Meta         Table = "meta"           // the store's own records: format version, wrapped store secret, scheduler lease
+
+	// Deletions is where trent 0.1 kept its deletion schedule (date/region/key
+	// ID); the service moves its entries into Schedule when it starts.
+	Deletions Table = "deletions"
 )
 
 // Tables lists every table, for backends that must create them up front.
-var Tables = []Table{Keys, KeysByAcc, Aliases, AliasesByKey, Deletions, Grants, GrantIndex, Meta}
+var Tables = []Table{Keys, KeysByAcc, Aliases, AliasesByKey, Schedule, Grants, GrantIndex, LastUsage, ImportParams, Meta, Deletions}
 
 // ErrNotFound is returned by Tx.Get for a key that is not in the table.
 var ErrNotFound = errors.New("store: not found")
