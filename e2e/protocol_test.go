@@ -45,7 +45,7 @@ func TestProtocolErrors(t *testing.T) {
 		{name: "bad enum", req: signedRequest{Target: "CreateKey", Body: `{"KeyUsage": "RANDOM"}`},
 			status: 400, code: "ValidationException"},
 		{name: "unknown members are ignored", req: signedRequest{Target: "DescribeKey", Body: `{"KeyId": "alias/none", "Bogus": {"x": [1]}}`},
-			status: 404, code: "NotFoundException", msg: "Alias arn:aws:kms:us-east-1:111122223333:alias/none is not found."},
+			status: 400, code: "NotFoundException", msg: "Alias arn:aws:kms:us-east-1:111122223333:alias/none is not found."},
 		{name: "member names are case-sensitive", req: signedRequest{Target: "DescribeKey", Body: `{"keyid": "alias/x"}`},
 			status: 400, code: "ValidationException",
 			msg: "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null"},
@@ -109,6 +109,43 @@ func TestProtocolErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestClientFaultsAre400 checks the HTTP status of the errors the model tags
+// 404, 409 and 412: AWS KMS answers every client fault with 400 (captured
+// responses), and so does trent.
+func TestClientFaultsAre400(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	c := s.client()
+	enabled := *createKey(t, c, "enabled").KeyId
+	disabled := *createKey(t, c, "disabled").KeyId
+	pending := *createKey(t, c, "pending").KeyId
+	for _, req := range []signedRequest{
+		{Target: "DisableKey", Body: `{"KeyId": "` + disabled + `"}`},
+		{Target: "ScheduleKeyDeletion", Body: `{"KeyId": "` + pending + `", "PendingWindowInDays": 7}`},
+		{Target: "CreateAlias", Body: `{"AliasName": "alias/taken", "TargetKeyId": "` + enabled + `"}`},
+	} {
+		if resp := s.do(t, req); resp.Status != 200 {
+			t.Fatalf("%s: %d %s", req.Target, resp.Status, resp.Body)
+		}
+	}
+	for _, tc := range []struct {
+		req   signedRequest
+		code  string
+		model int // the model's httpError, which AWS does not send
+	}{
+		{signedRequest{Target: "DescribeKey", Body: `{"KeyId": "alias/none"}`}, "NotFoundException", 404},
+		{signedRequest{Target: "Encrypt", Body: `{"KeyId": "` + disabled + `", "Plaintext": "cA=="}`}, "DisabledException", 409},
+		{signedRequest{Target: "Encrypt", Body: `{"KeyId": "` + pending + `", "Plaintext": "cA=="}`}, "KMSInvalidStateException", 409},
+		{signedRequest{Target: "CreateAlias", Body: `{"AliasName": "alias/taken", "TargetKeyId": "` + enabled + `"}`}, "AlreadyExistsException", 409},
+		{signedRequest{Target: "Encrypt", Body: `{"KeyId": "` + enabled + `", "Plaintext": "cA==", "DryRun": true}`}, "DryRunOperationException", 412},
+	} {
+		resp := s.do(t, tc.req)
+		code, msg := resp.errorBody(t)
+		if resp.Status != 400 || code != tc.code {
+			t.Errorf("%s: %d %s %q, want 400 %s (the model says %d)", tc.req.Target, resp.Status, code, msg, tc.code, tc.model)
+		}
 	}
 }
 
