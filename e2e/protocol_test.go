@@ -4,9 +4,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
 
 // Tests of the wire protocol itself, with hand-made (but correctly or
@@ -145,6 +150,59 @@ func TestClientFaultsAre400(t *testing.T) {
 		code, msg := resp.errorBody(t)
 		if resp.Status != 400 || code != tc.code {
 			t.Errorf("%s: %d %s %q, want 400 %s (the model says %d)", tc.req.Target, resp.Status, code, msg, tc.code, tc.model)
+		}
+	}
+}
+
+// TestStringLengthsCountUTF16 checks that string limits count UTF-16 code
+// units, as AWS does: an emoji outside the Basic Multilingual Plane is 2.
+func TestStringLengthsCountUTF16(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	c := s.client()
+	const emoji = "\U0001F600"
+	e := func(n int) string { return strings.Repeat(emoji, n) }
+	tooLong := func(member string, max int) string {
+		return "' at '" + member + "' failed to satisfy constraint: Member must have length less than or equal to " + strconv.Itoa(max)
+	}
+
+	// Description: 8192 units is 4096 emoji.
+	k, err := c.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String(e(4096))})
+	if err != nil {
+		t.Fatalf("CreateKey with a description of 8192 units: %v", err)
+	}
+	if got := aws.ToString(k.KeyMetadata.Description); got != e(4096) {
+		t.Fatalf("description came back as %d bytes", len(got))
+	}
+	_, err = c.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String(e(4097))})
+	wantAPIError(t, err, "ValidationException", "1 validation error detected: Value '"+e(4097)+tooLong("description", 8192))
+	_, err = c.UpdateKeyDescription(ctx, &kms.UpdateKeyDescriptionInput{KeyId: k.KeyMetadata.KeyId, Description: aws.String(strings.Repeat("a", 8191) + emoji)})
+	wantAPIError(t, err, "ValidationException", "1 validation error detected: Value '"+strings.Repeat("a", 8191)+emoji+tooLong("description", 8192))
+
+	// TagKey: 128 units is 64 emoji; TagValue: 256 units.
+	if _, err := c.TagResource(ctx, &kms.TagResourceInput{KeyId: k.KeyMetadata.KeyId,
+		Tags: []types.Tag{{TagKey: aws.String(e(64)), TagValue: aws.String(e(128))}}}); err != nil {
+		t.Fatalf("TagResource with a 128-unit key and a 256-unit value: %v", err)
+	}
+	_, err = c.TagResource(ctx, &kms.TagResourceInput{KeyId: k.KeyMetadata.KeyId,
+		Tags: []types.Tag{{TagKey: aws.String(e(65)), TagValue: aws.String("")}}})
+	wantAPIError(t, err, "ValidationException", "1 validation error detected: Value '"+e(65)+tooLong("tags.1.member.tagKey", 128))
+
+	// AliasName: 256 units, then a pattern no emoji matches. The length
+	// is checked first, so the message shows how it was counted.
+	_, err = c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/" + e(125)), TargetKeyId: k.KeyMetadata.KeyId})
+	wantAPIError(t, err, "ValidationException", "1 validation error detected: Value 'alias/"+e(125)+
+		"' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$")
+	_, err = c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/" + e(126)), TargetKeyId: k.KeyMetadata.KeyId})
+	wantAPIError(t, err, "ValidationException", "1 validation error detected: Value 'alias/"+e(126)+tooLong("aliasName", 256))
+
+	// The same through JSON escapes: a surrogate pair is one character of
+	// 2 units, so 64 pairs fit a tag key and 65 do not.
+	escaped := func(n int) string { return strings.Repeat(`\ud83d\ude00`, n) }
+	for n, want := range map[int]int{64: 200, 65: 400} {
+		resp := s.do(t, signedRequest{Target: "TagResource", Body: `{"KeyId": "` + *k.KeyMetadata.KeyId +
+			`", "Tags": [{"TagKey": "` + escaped(n) + `", "TagValue": "v"}]}`})
+		if resp.Status != want {
+			t.Errorf("tag key of %d escaped surrogate pairs: %d %s, want %d", n, resp.Status, resp.Body, want)
 		}
 	}
 }

@@ -958,7 +958,9 @@ func (g *generator) constraints(name string) []string {
 }
 
 // checkFunc writes check<Shape>, which returns the first constraint of the
-// shape a value breaks, or "".
+// shape a value breaks, or "". The length of a string is counted in UTF-16
+// code units (UTF16Len), as AWS's Java front end counts it; that of a blob,
+// list or map in bytes or elements.
 func (g *generator) checkFunc(f *file, name string) {
 	s := g.shape(name)
 	ret := func(format string, arg any) { f.line("return %s\n}", literal(fmt.Sprintf(format, arg))) }
@@ -976,8 +978,7 @@ func (g *generator) checkFunc(f *file, name string) {
 		}
 		if s.Max != nil || s.hasMinLength() {
 			if s.Type == "string" {
-				f.imports["unicode/utf8"] = true
-				f.line("n := utf8.RuneCountInString(v)")
+				f.line("n := UTF16Len(v) // as AWS counts: UTF-16 code units")
 			} else {
 				f.line("n := len(v)")
 			}
