@@ -361,6 +361,15 @@ func TestRedacted(t *testing.T) {
 	if dec.CiphertextBlob != nil || dec.Recipient.AttestationDocument != nil || dec.Recipient.GetKeyEncryptionAlgorithm() != KeyEncryptionMechanismRsaesOaepSha256 {
 		t.Errorf("Redacted() = %+v %+v", dec, dec.Recipient)
 	}
+	// Grant tokens stay out of logs, as CloudTrail leaves them out.
+	enc.GrantTokens = []string{"token"}
+	if r := enc.Redacted(); r.GrantTokens != nil || len(enc.GrantTokens) != 1 {
+		t.Errorf("Redacted() kept the grant tokens: %+v", r)
+	}
+	retire := (&RetireGrantRequest{GrantToken: ptr("token"), GrantId: ptr("g")}).Redacted()
+	if retire.GrantToken != nil || retire.GetGrantId() != "g" {
+		t.Errorf("Redacted() = %+v", retire)
+	}
 	if (*EncryptRequest)(nil).Redacted() != nil {
 		t.Error("nil.Redacted() != nil")
 	}

@@ -484,6 +484,25 @@ func (g *generator) hidden(name string) bool {
 	return false
 }
 
+// notLogged names the shapes that are neither blobs nor sensitive in the
+// model but still stay out of audit records: grant tokens. CloudTrail leaves
+// them out (a RetireGrant by grant token is recorded with requestParameters
+// null, and CreateGrant's responseElements hold the grant ID, not the token),
+// and a token lets whoever holds it use a grant before it has reached every
+// node. Validation messages still show them, as AWS's do.
+var notLogged = map[string]bool{"GrantTokenType": true}
+
+// hiddenInLogs reports whether Redacted must drop values of the shape.
+func (g *generator) hiddenInLogs(name string) bool {
+	if notLogged[name] {
+		return true
+	}
+	if s := g.shape(name); s.Type == "list" && notLogged[s.Member.Shape] {
+		return true
+	}
+	return g.hidden(name)
+}
+
 // A small writer for Go source.
 
 type file struct {
@@ -698,12 +717,12 @@ func (g *generator) redactions() string {
 			continue
 		}
 		s := g.shape(name)
-		f.line("// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.")
+		f.line("// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.")
 		f.line("func (s *%s) Redacted() *%s {\nif s == nil { return nil }\nc := *s", name, name)
 		for _, m := range s.Members {
 			ms := g.shape(m.Shape)
 			switch {
-			case g.hidden(m.Shape):
+			case g.hiddenInLogs(m.Shape):
 				f.line("c.%s = nil", m.Name)
 			case ms.Type == "structure" && g.needsRedaction(m.Shape, memo):
 				f.line("c.%s = s.%s.Redacted()", m.Name, m.Name)
@@ -727,7 +746,7 @@ func (g *generator) isOperationInput(name string) bool {
 }
 
 // needsRedaction reports whether a structure holds, at any depth, a member
-// that Redacted must drop.
+// that Redacted must drop (hiddenInLogs).
 func (g *generator) needsRedaction(name string, memo map[string]bool) bool {
 	if v, ok := memo[name]; ok {
 		return v
@@ -735,7 +754,7 @@ func (g *generator) needsRedaction(name string, memo map[string]bool) bool {
 	memo[name] = false // a cycle adds nothing
 	for _, m := range g.shape(name).Members {
 		s := g.shape(m.Shape)
-		if g.hidden(m.Shape) ||
+		if g.hiddenInLogs(m.Shape) ||
 			s.Type == "structure" && g.needsRedaction(m.Shape, memo) ||
 			s.Type == "list" && g.shape(s.Member.Shape).Type == "structure" && g.needsRedaction(s.Member.Shape, memo) {
 			memo[name] = true
