@@ -58,6 +58,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = appendRaw(b, e.RequestParameters)
 	b = append(b, `,"responseElements":`...)
 	b = appendRaw(b, e.ResponseElements)
+	if len(e.AdditionalEventData) > 0 {
+		b = append(b, `,"additionalEventData":`...)
+		b = append(b, e.AdditionalEventData...)
+	}
 	b = append(b, `,"requestID":`...)
 	b = appendString(b, e.RequestID)
 	b = append(b, `,"eventID":`...)
