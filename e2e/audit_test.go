@@ -280,6 +280,7 @@ func TestAuditRecordsLikeCloudTrail(t *testing.T) {
 		return []any{map[string]any{"accountId": account, "type": "AWS::KMS::Key", "ARN": arn}}
 	}
 	withKeyID := map[string]any{"keyId": keyARN}
+	aliasARN := "arn:aws:kms:" + region + ":" + account + ":alias/ExampleAlias"
 	keyMaterial := map[string]any{"keyMaterialId": "<hex64>"}
 	const absent = "<absent>"
 	for _, tc := range []struct {
@@ -321,10 +322,13 @@ func TestAuditRecordsLikeCloudTrail(t *testing.T) {
 		{name: "RetireGrant", params: map[string]any{"keyId": keyID, "grantId": *grant.GrantId},
 			additionalData: map[string]any{"grantId": *grant.GrantId}, resources: key(keyARN)},
 		{name: "RevokeGrant", params: map[string]any{"keyId": keyID, "grantId": *grant2.GrantId}, additionalData: absent, resources: key(keyARN)},
-		{name: "CreateAlias", params: map[string]any{"aliasName": "alias/ExampleAlias", "targetKeyId": keyID}, elements: withKeyID, additionalData: absent},
+		// The alias operations list the alias, then the key.
+		{name: "CreateAlias", params: map[string]any{"aliasName": "alias/ExampleAlias", "targetKeyId": keyID}, elements: withKeyID,
+			additionalData: absent, resources: append(key(aliasARN), key(keyARN)...)},
 		{name: "UpdateAlias", params: map[string]any{"aliasName": "alias/ExampleAlias", "targetKeyId": *other.KeyId},
-			elements: map[string]any{"keyId": otherARN}, additionalData: absent},
-		{name: "DeleteAlias", params: map[string]any{"aliasName": "alias/ExampleAlias"}, elements: map[string]any{"keyId": otherARN}, additionalData: absent},
+			elements: map[string]any{"keyId": otherARN}, additionalData: absent, resources: append(key(aliasARN), key(otherARN)...)},
+		{name: "DeleteAlias", params: map[string]any{"aliasName": "alias/ExampleAlias"}, elements: map[string]any{"keyId": otherARN},
+			additionalData: absent, resources: append(key(aliasARN), key(otherARN)...)},
 		{name: "DescribeKey", readOnly: true, params: map[string]any{"keyId": keyID}, additionalData: absent, resources: key(keyARN)},
 		{name: "GetKeyPolicy", readOnly: true, params: map[string]any{"keyId": keyID, "policyName": "default"}, additionalData: absent, resources: key(keyARN)},
 		{name: "TagResource", params: map[string]any{"keyId": keyARN, "tags": []any{map[string]any{"tagKey": "Department", "tagValue": "IT"}}},

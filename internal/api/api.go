@@ -271,11 +271,20 @@ func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time
 			AccountID:   id.Principal.Account,
 			AccessKeyID: id.AccessKeyID,
 		}
+		if e.UserIdentity.Type == "IAMUser" {
+			e.UserIdentity.UserName = id.Principal.Username
+		}
 		e.RecipientAccountID = id.Principal.Account
+		// The alias operations list the alias first, with the type
+		// CloudTrail gives it there (AWS::KMS::Key), then the key.
+		if a, ok := x.params.(interface{ GetAliasName() string }); ok && strings.HasPrefix(a.GetAliasName(), "alias/") {
+			arn := "arn:" + kms.Partition + ":kms:" + x.call.Region + ":" + id.Principal.Account + ":" + a.GetAliasName()
+			e.Resources = append(e.Resources, audit.Resource{AccountID: id.Principal.Account, Type: "AWS::KMS::Key", ARN: arn})
+		}
 	}
 	if x.call.KeyARN != "" {
 		account := arnAccount(x.call.KeyARN)
-		e.Resources = []audit.Resource{{AccountID: account, Type: "AWS::KMS::Key", ARN: x.call.KeyARN}}
+		e.Resources = append(e.Resources, audit.Resource{AccountID: account, Type: "AWS::KMS::Key", ARN: x.call.KeyARN})
 		e.RecipientAccountID = account
 		if other := x.call.OtherKeyARN; other != "" && other != x.call.KeyARN {
 			e.Resources = append(e.Resources, audit.Resource{AccountID: arnAccount(other), Type: "AWS::KMS::Key", ARN: other})

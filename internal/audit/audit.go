@@ -58,6 +58,7 @@ type UserIdentity struct {
 	ARN         string `json:"arn,omitempty"`
 	AccountID   string `json:"accountId,omitempty"`
 	AccessKeyID string `json:"accessKeyId,omitempty"`
+	UserName    string `json:"userName,omitempty"` // IAM users only
 }
 
 // Resource is a KMS key the call used.

@@ -20,6 +20,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	for _, f := range [...]struct{ name, value string }{
 		{"type", e.UserIdentity.Type}, {"principalId", e.UserIdentity.PrincipalID}, {"arn", e.UserIdentity.ARN},
 		{"accountId", e.UserIdentity.AccountID}, {"accessKeyId", e.UserIdentity.AccessKeyID},
+		{"userName", e.UserIdentity.UserName},
 	} {
 		if f.value == "" {
 			continue
