@@ -559,11 +559,12 @@ func TestDenialsAreAudited(t *testing.T) {
 			ErrorMessage string `json:"errorMessage"`
 			UserIdentity struct {
 				Type, ARN, PrincipalID string
+				UserName               string `json:"userName"`
 			} `json:"userIdentity"`
 			Resources []struct{ ARN string } `json:"resources"`
 		}
 		if json.Unmarshal([]byte(line), &e) == nil && e.EventName == "Encrypt" && e.ErrorCode == "AccessDeniedException" {
-			found = e.UserIdentity.Type == "IAMUser" && e.UserIdentity.ARN == arnOf(acctA, "user/noperm") &&
+			found = e.UserIdentity.Type == "IAMUser" && e.UserIdentity.ARN == arnOf(acctA, "user/noperm") && e.UserIdentity.UserName == "noperm" &&
 				strings.HasPrefix(e.UserIdentity.PrincipalID, "AIDA") && strings.Contains(e.ErrorMessage, "no identity-based policy") &&
 				len(e.Resources) == 1 && e.Resources[0].ARN == *k.Arn
 			if !found {

@@ -4,9 +4,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
 
 // Tests of the wire protocol itself, with hand-made (but correctly or
@@ -45,7 +50,7 @@ func TestProtocolErrors(t *testing.T) {
 		{name: "bad enum", req: signedRequest{Target: "CreateKey", Body: `{"KeyUsage": "RANDOM"}`},
 			status: 400, code: "ValidationException"},
 		{name: "unknown members are ignored", req: signedRequest{Target: "DescribeKey", Body: `{"KeyId": "alias/none", "Bogus": {"x": [1]}}`},
-			status: 404, code: "NotFoundException", msg: "Alias arn:aws:kms:us-east-1:111122223333:alias/none is not found."},
+			status: 400, code: "NotFoundException", msg: "Alias arn:aws:kms:us-east-1:111122223333:alias/none is not found."},
 		{name: "member names are case-sensitive", req: signedRequest{Target: "DescribeKey", Body: `{"keyid": "alias/x"}`},
 			status: 400, code: "ValidationException",
 			msg: "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null"},
@@ -109,6 +114,96 @@ func TestProtocolErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestClientFaultsAre400 checks the HTTP status of the errors the model tags
+// 404, 409 and 412: AWS KMS answers every client fault with 400 (captured
+// responses), and so does trent.
+func TestClientFaultsAre400(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	c := s.client()
+	enabled := *createKey(t, c, "enabled").KeyId
+	disabled := *createKey(t, c, "disabled").KeyId
+	pending := *createKey(t, c, "pending").KeyId
+	for _, req := range []signedRequest{
+		{Target: "DisableKey", Body: `{"KeyId": "` + disabled + `"}`},
+		{Target: "ScheduleKeyDeletion", Body: `{"KeyId": "` + pending + `", "PendingWindowInDays": 7}`},
+		{Target: "CreateAlias", Body: `{"AliasName": "alias/taken", "TargetKeyId": "` + enabled + `"}`},
+	} {
+		if resp := s.do(t, req); resp.Status != 200 {
+			t.Fatalf("%s: %d %s", req.Target, resp.Status, resp.Body)
+		}
+	}
+	for _, tc := range []struct {
+		req   signedRequest
+		code  string
+		model int // the model's httpError, which AWS does not send
+	}{
+		{signedRequest{Target: "DescribeKey", Body: `{"KeyId": "alias/none"}`}, "NotFoundException", 404},
+		{signedRequest{Target: "Encrypt", Body: `{"KeyId": "` + disabled + `", "Plaintext": "cA=="}`}, "DisabledException", 409},
+		{signedRequest{Target: "Encrypt", Body: `{"KeyId": "` + pending + `", "Plaintext": "cA=="}`}, "KMSInvalidStateException", 409},
+		{signedRequest{Target: "CreateAlias", Body: `{"AliasName": "alias/taken", "TargetKeyId": "` + enabled + `"}`}, "AlreadyExistsException", 409},
+		{signedRequest{Target: "Encrypt", Body: `{"KeyId": "` + enabled + `", "Plaintext": "cA==", "DryRun": true}`}, "DryRunOperationException", 412},
+	} {
+		resp := s.do(t, tc.req)
+		code, msg := resp.errorBody(t)
+		if resp.Status != 400 || code != tc.code {
+			t.Errorf("%s: %d %s %q, want 400 %s (the model says %d)", tc.req.Target, resp.Status, code, msg, tc.code, tc.model)
+		}
+	}
+}
+
+// TestStringLengthsCountUTF16 checks that string limits count UTF-16 code
+// units, as AWS does: an emoji outside the Basic Multilingual Plane is 2.
+func TestStringLengthsCountUTF16(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	c := s.client()
+	const emoji = "\U0001F600"
+	e := func(n int) string { return strings.Repeat(emoji, n) }
+	tooLong := func(member string, max int) string {
+		return "' at '" + member + "' failed to satisfy constraint: Member must have length less than or equal to " + strconv.Itoa(max)
+	}
+
+	// Description: 8192 units is 4096 emoji.
+	k, err := c.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String(e(4096))})
+	if err != nil {
+		t.Fatalf("CreateKey with a description of 8192 units: %v", err)
+	}
+	if got := aws.ToString(k.KeyMetadata.Description); got != e(4096) {
+		t.Fatalf("description came back as %d bytes", len(got))
+	}
+	_, err = c.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String(e(4097))})
+	wantAPIError(t, err, "ValidationException", "1 validation error detected: Value '"+e(4097)+tooLong("description", 8192))
+	_, err = c.UpdateKeyDescription(ctx, &kms.UpdateKeyDescriptionInput{KeyId: k.KeyMetadata.KeyId, Description: aws.String(strings.Repeat("a", 8191) + emoji)})
+	wantAPIError(t, err, "ValidationException", "1 validation error detected: Value '"+strings.Repeat("a", 8191)+emoji+tooLong("description", 8192))
+
+	// TagKey: 128 units is 64 emoji; TagValue: 256 units.
+	if _, err := c.TagResource(ctx, &kms.TagResourceInput{KeyId: k.KeyMetadata.KeyId,
+		Tags: []types.Tag{{TagKey: aws.String(e(64)), TagValue: aws.String(e(128))}}}); err != nil {
+		t.Fatalf("TagResource with a 128-unit key and a 256-unit value: %v", err)
+	}
+	_, err = c.TagResource(ctx, &kms.TagResourceInput{KeyId: k.KeyMetadata.KeyId,
+		Tags: []types.Tag{{TagKey: aws.String(e(65)), TagValue: aws.String("")}}})
+	wantAPIError(t, err, "ValidationException", "1 validation error detected: Value '"+e(65)+tooLong("tags.1.member.tagKey", 128))
+
+	// AliasName: 256 units, then a pattern no emoji matches. The length
+	// is checked first, so the message shows how it was counted.
+	_, err = c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/" + e(125)), TargetKeyId: k.KeyMetadata.KeyId})
+	wantAPIError(t, err, "ValidationException", "1 validation error detected: Value 'alias/"+e(125)+
+		"' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$")
+	_, err = c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/" + e(126)), TargetKeyId: k.KeyMetadata.KeyId})
+	wantAPIError(t, err, "ValidationException", "1 validation error detected: Value 'alias/"+e(126)+tooLong("aliasName", 256))
+
+	// The same through JSON escapes: a surrogate pair is one character of
+	// 2 units, so 64 pairs fit a tag key and 65 do not.
+	escaped := func(n int) string { return strings.Repeat(`\ud83d\ude00`, n) }
+	for n, want := range map[int]int{64: 200, 65: 400} {
+		resp := s.do(t, signedRequest{Target: "TagResource", Body: `{"KeyId": "` + *k.KeyMetadata.KeyId +
+			`", "Tags": [{"TagKey": "` + escaped(n) + `", "TagValue": "v"}]}`})
+		if resp.Status != want {
+			t.Errorf("tag key of %d escaped surrogate pairs: %d %s, want %d", n, resp.Status, resp.Body, want)
+		}
 	}
 }
 

@@ -96,6 +96,7 @@ type exchange struct {
 	identity *auth.Identity
 	call     kms.Call
 	params   any // the request, redacted, for the audit record
+	resp     any // the response shape, for the audit record (see trail.go); it may hold secrets
 	err      *kmsapi.Error
 }
 
@@ -183,7 +184,7 @@ func (h *Handler) serve(r *http.Request, x *exchange) ([]byte, error) {
 	if !ok {
 		return nil, kmsapi.Errorf(kmsapi.UnknownOperationException, "")
 	}
-	return rt(r.Context(), &x.call, body, &x.params)
+	return rt(r.Context(), x, body)
 }
 
 // smallBody is the largest body read in one allocation of its announced
@@ -252,20 +253,19 @@ func readOnly(op string) bool {
 // could not be written.
 func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time.Time) error {
 	e := &audit.Event{
-		EventVersion:      "1.11",
-		EventTime:         at.UTC(),
-		EventSource:       "kms.amazonaws.com",
-		EventName:         x.op,
-		AWSRegion:         x.call.Region,
-		SourceIPAddress:   remoteIP(r),
-		UserAgent:         r.UserAgent(),
-		RequestParameters: audit.Parameters(x.params),
-		RequestID:         requestID,
-		EventID:           x.call.EventID,
-		ReadOnly:          readOnly(x.op),
-		EventType:         "AwsApiCall",
-		ManagementEvent:   true,
-		EventCategory:     "Management",
+		EventVersion:    "1.11",
+		EventTime:       at.UTC(),
+		EventSource:     "kms.amazonaws.com",
+		EventName:       x.op,
+		AWSRegion:       x.call.Region,
+		SourceIPAddress: remoteIP(r),
+		UserAgent:       r.UserAgent(),
+		RequestID:       requestID,
+		EventID:         x.call.EventID,
+		ReadOnly:        readOnly(x.op),
+		EventType:       "AwsApiCall",
+		ManagementEvent: true,
+		EventCategory:   "Management",
 	}
 	if id := x.identity; id != nil {
 		e.UserIdentity = audit.UserIdentity{
@@ -275,11 +275,20 @@ func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time
 			AccountID:   id.Principal.Account,
 			AccessKeyID: id.AccessKeyID,
 		}
+		if e.UserIdentity.Type == "IAMUser" {
+			e.UserIdentity.UserName = id.Principal.Username
+		}
 		e.RecipientAccountID = id.Principal.Account
+		// The alias operations list the alias first, with the type
+		// CloudTrail gives it there (AWS::KMS::Key), then the key.
+		if a, ok := x.params.(interface{ GetAliasName() string }); ok && strings.HasPrefix(a.GetAliasName(), "alias/") {
+			arn := "arn:" + kms.Partition + ":kms:" + x.call.Region + ":" + id.Principal.Account + ":" + a.GetAliasName()
+			e.Resources = append(e.Resources, audit.Resource{AccountID: id.Principal.Account, Type: "AWS::KMS::Key", ARN: arn})
+		}
 	}
 	if x.call.KeyARN != "" {
 		account := arnAccount(x.call.KeyARN)
-		e.Resources = []audit.Resource{{AccountID: account, Type: "AWS::KMS::Key", ARN: x.call.KeyARN}}
+		e.Resources = append(e.Resources, audit.Resource{AccountID: account, Type: "AWS::KMS::Key", ARN: x.call.KeyARN})
 		e.RecipientAccountID = account
 		if other := x.call.OtherKeyARN; other != "" && other != x.call.KeyARN {
 			e.Resources = append(e.Resources, audit.Resource{AccountID: arnAccount(other), Type: "AWS::KMS::Key", ARN: other})
@@ -289,6 +298,7 @@ func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time
 		e.ErrorCode = string(x.err.Code)
 		e.ErrorMessage = x.err.Message
 	}
+	e.RequestParameters, e.ResponseElements, e.AdditionalEventData = cloudTrail(x)
 	return h.audit.Record(e)
 }
 
@@ -314,9 +324,9 @@ func remoteIP(r *http.Request) string {
 }
 
 // route decodes a request body for one operation, calls the service and
-// encodes its answer. It stores the redacted request in *params for the
-// audit record.
-type route func(ctx context.Context, call *kms.Call, body []byte, params *any) ([]byte, error)
+// encodes its answer. It keeps the redacted request and the response shape
+// in x for the audit record.
+type route func(ctx context.Context, x *exchange, body []byte) ([]byte, error)
 
 // request is what every generated request shape offers.
 type request[I any] interface {
@@ -327,15 +337,16 @@ type request[I any] interface {
 
 // operation makes the route of an operation the service implements.
 func operation[I any, O any, P request[I]](fn func(context.Context, *kms.Call, *I) (*O, error)) route {
-	return func(ctx context.Context, call *kms.Call, body []byte, params *any) ([]byte, error) {
-		in, err := decodeRequest[I, P](body, params)
+	return func(ctx context.Context, x *exchange, body []byte) ([]byte, error) {
+		in, err := decodeRequest[I, P](body, &x.params)
 		if err != nil {
 			return nil, err
 		}
-		out, err := fn(ctx, call, in)
+		out, err := fn(ctx, &x.call, in)
 		if err != nil {
 			return nil, err
 		}
+		x.resp = out
 		return json.Marshal(out)
 	}
 }

@@ -2,8 +2,10 @@
 // CloudTrail event, as JSON lines, and makes the log tamper-evident.
 //
 // Records name who called, what, on which key, and how it ended. They never
-// contain plaintext, key material, ciphertext blobs or credentials: callers
-// pass request parameters through kmsapi's Redacted methods first, and
+// contain plaintext, key material, ciphertext blobs, grant tokens or
+// credentials: callers pass request parameters through kmsapi's Redacted
+// methods first, responseElements hold only the few members of an answer
+// that CloudTrail records, Parameters drops every blob wherever it is, and
 // every field a caller controls is clipped to a documented size (Clip).
 //
 // File is the log trent serves with: records are written before the answer
@@ -22,26 +24,30 @@ import (
 // Event is one CloudTrail-style record. Field names and nesting follow
 // CloudTrail's event format so existing tooling can read the log.
 type Event struct {
-	EventVersion       string         `json:"eventVersion"`
-	UserIdentity       UserIdentity   `json:"userIdentity"`
-	EventTime          time.Time      `json:"eventTime"`
-	EventSource        string         `json:"eventSource"`
-	EventName          string         `json:"eventName"`
-	AWSRegion          string         `json:"awsRegion"`
-	SourceIPAddress    string         `json:"sourceIPAddress"`
-	UserAgent          string         `json:"userAgent,omitempty"`
-	ErrorCode          string         `json:"errorCode,omitempty"`
-	ErrorMessage       string         `json:"errorMessage,omitempty"`
-	RequestParameters  jsontext.Value `json:"requestParameters"` // from Parameters; nil is null
-	ResponseElements   jsontext.Value `json:"responseElements"`  // nil is null
-	RequestID          string         `json:"requestID"`
-	EventID            string         `json:"eventID"`
-	ReadOnly           bool           `json:"readOnly"`
-	Resources          []Resource     `json:"resources,omitempty"`
-	EventType          string         `json:"eventType"`
-	ManagementEvent    bool           `json:"managementEvent"`
-	RecipientAccountID string         `json:"recipientAccountId"`
-	EventCategory      string         `json:"eventCategory"`
+	EventVersion      string         `json:"eventVersion"`
+	UserIdentity      UserIdentity   `json:"userIdentity"`
+	EventTime         time.Time      `json:"eventTime"`
+	EventSource       string         `json:"eventSource"`
+	EventName         string         `json:"eventName"`
+	AWSRegion         string         `json:"awsRegion"`
+	SourceIPAddress   string         `json:"sourceIPAddress"`
+	UserAgent         string         `json:"userAgent,omitempty"`
+	ErrorCode         string         `json:"errorCode,omitempty"`
+	ErrorMessage      string         `json:"errorMessage,omitempty"`
+	RequestParameters jsontext.Value `json:"requestParameters"` // from Parameters; nil is null
+	// ResponseElements and AdditionalEventData are what CloudTrail records
+	// of the answer: a few members of it, or for most operations nothing
+	// (responseElements null, no additionalEventData). Built with Parameters.
+	ResponseElements    jsontext.Value `json:"responseElements"`             // nil is null
+	AdditionalEventData jsontext.Value `json:"additionalEventData,omitzero"` // nil is left out
+	RequestID           string         `json:"requestID"`
+	EventID             string         `json:"eventID"`
+	ReadOnly            bool           `json:"readOnly"`
+	Resources           []Resource     `json:"resources,omitempty"`
+	EventType           string         `json:"eventType"`
+	ManagementEvent     bool           `json:"managementEvent"`
+	RecipientAccountID  string         `json:"recipientAccountId"`
+	EventCategory       string         `json:"eventCategory"`
 }
 
 // UserIdentity says who made the call. Unauthenticated calls have an
@@ -52,6 +58,7 @@ type UserIdentity struct {
 	ARN         string `json:"arn,omitempty"`
 	AccountID   string `json:"accountId,omitempty"`
 	AccessKeyID string `json:"accessKeyId,omitempty"`
+	UserName    string `json:"userName,omitempty"` // IAM users only
 }
 
 // Resource is a KMS key the call used.
@@ -78,7 +85,7 @@ const (
 	MaxUserAgent         = 1024      // bytes of userAgent
 	MaxEventName         = 128       // bytes of eventName (the X-Amz-Target operation, before it is known to exist)
 	MaxErrorMessage      = 4096      // bytes of errorMessage
-	MaxRequestParameters = 64 * 1024 // bytes of requestParameters; larger ones are replaced by a note
+	MaxRequestParameters = 64 * 1024 // bytes of requestParameters (and of responseElements, additionalEventData); larger ones are replaced by a note
 	ClipMark             = "…[clipped]"
 )
 
@@ -103,6 +110,12 @@ func ClipEvent(e *Event) {
 	e.ErrorMessage = Clip(e.ErrorMessage, MaxErrorMessage)
 	if len(e.RequestParameters) > MaxRequestParameters {
 		e.RequestParameters = jsontext.Value(`{"trentClipped":"requestParameters larger than 65536 bytes are not recorded"}`)
+	}
+	if len(e.ResponseElements) > MaxRequestParameters {
+		e.ResponseElements = jsontext.Value(`{"trentClipped":"responseElements larger than 65536 bytes are not recorded"}`)
+	}
+	if len(e.AdditionalEventData) > MaxRequestParameters {
+		e.AdditionalEventData = jsontext.Value(`{"trentClipped":"additionalEventData larger than 65536 bytes are not recorded"}`)
 	}
 }
 

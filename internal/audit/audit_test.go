@@ -45,6 +45,42 @@ func TestParametersCamelCaseAndDropsBlobs(t *testing.T) {
 	}
 }
 
+type metadata struct {
+	AWSAccountId *string
+	KeyId        *string
+	CreationDate *stamp
+	DeletionDate *stamp
+	Enabled      *bool
+	Nested       *struct{ Blob []byte }
+	Blob         []byte
+}
+
+// stamp is a timestamp the way kmsapi.Time is one: it embeds time.Time.
+type stamp struct{ time.Time }
+
+func (stamp) MarshalJSON() ([]byte, error) { return []byte("1"), nil }
+
+func TestParametersAsCloudTrail(t *testing.T) {
+	at := time.Date(2025, 5, 21, 17, 47, 45, 123e6, time.FixedZone("x", 2*3600))
+	got := Parameters(&struct{ KeyMetadata *metadata }{&metadata{
+		AWSAccountId: new("111122223333"), KeyId: new("k"), CreationDate: &stamp{at},
+		Enabled: new(false), Nested: &struct{ Blob []byte }{[]byte("secret")}, Blob: []byte("secret"),
+	}})
+	// Bean names: "AWSAccountId" keeps its capitals; timestamps as in
+	// CloudTrail's KMS examples, in UTC; false is written; blobs are gone
+	// at every depth.
+	want := `{"keyMetadata":{"AWSAccountId":"111122223333","keyId":"k","creationDate":"May 21, 2025, 3:47:45 PM","enabled":false,"nested":{}}}`
+	if string(got) != want {
+		t.Errorf("Parameters = %s\nwant         %s", got, want)
+	}
+	if Parameters(&struct{ KeyId *string }{}) != nil || Parameters(&fakeRequest{Plaintext: []byte("x")}) != nil {
+		t.Error("a shape with nothing set must be null")
+	}
+	if got := Parameters(time.Date(2021, 4, 12, 0, 5, 0, 0, time.UTC)); string(got) != `"Apr 12, 2021, 12:05:00 AM"` {
+		t.Errorf("time.Time = %s", got)
+	}
+}
+
 func TestClip(t *testing.T) {
 	for _, tc := range []struct {
 		in    string
@@ -63,7 +99,13 @@ func TestClip(t *testing.T) {
 	}
 	e := &Event{UserAgent: strings.Repeat("u", 64<<10), EventName: strings.Repeat("n", 1000),
 		ErrorMessage: strings.Repeat("m", 10000), RequestParameters: jsontext.Value(`{"x":"` + strings.Repeat("p", 70000) + `"}`)}
+	e.ResponseElements = e.RequestParameters
+	e.AdditionalEventData = e.RequestParameters
 	ClipEvent(e)
+	if len(e.ResponseElements) > MaxRequestParameters || !e.ResponseElements.IsValid() ||
+		len(e.AdditionalEventData) > MaxRequestParameters || !e.AdditionalEventData.IsValid() {
+		t.Fatalf("ClipEvent left %d, %d bytes of responseElements, additionalEventData", len(e.ResponseElements), len(e.AdditionalEventData))
+	}
 	if len(e.UserAgent) > MaxUserAgent || len(e.EventName) > MaxEventName || len(e.ErrorMessage) > MaxErrorMessage ||
 		len(e.RequestParameters) > MaxRequestParameters || !e.RequestParameters.IsValid() {
 		t.Fatalf("ClipEvent left %d, %d, %d, %d bytes", len(e.UserAgent), len(e.EventName), len(e.ErrorMessage), len(e.RequestParameters))
@@ -75,17 +117,25 @@ func TestClip(t *testing.T) {
 func TestAppendJSONMatchesMarshal(t *testing.T) {
 	full := &Event{
 		EventVersion: "1.11",
-		UserIdentity: UserIdentity{Type: "IAMUser", PrincipalID: "AIDA1", ARN: "arn:aws:iam::111122223333:user/a", AccountID: "111122223333", AccessKeyID: "AKID"},
+		UserIdentity: UserIdentity{Type: "IAMUser", PrincipalID: "AIDA1", ARN: "arn:aws:iam::111122223333:user/a", AccountID: "111122223333", AccessKeyID: "AKID", UserName: "a"},
 		EventTime:    time.Date(2026, 11, 23, 17, 0, 0, 123456789, time.UTC),
 		EventSource:  "kms.amazonaws.com", EventName: "Encrypt", AWSRegion: "us-east-1", SourceIPAddress: "127.0.0.1",
 		UserAgent: "agent \"quoted\" \\ back\nline\ttab\x01ctl <html> & é 日本",
 		ErrorCode: "NotFoundException", ErrorMessage: "Key 'x' does not exist",
-		RequestParameters: Parameters(&fakeRequest{KeyId: new("k"), EncryptionContext: map[string]string{"b": "2", "a": "1"}}),
-		RequestID:         "r", EventID: "e", ReadOnly: true,
+		RequestParameters:   Parameters(&fakeRequest{KeyId: new("k"), EncryptionContext: map[string]string{"b": "2", "a": "1"}}),
+		ResponseElements:    Parameters(&struct{ KeyId, GrantId *string }{new("arn:k"), new("g")}),
+		AdditionalEventData: Parameters(&struct{ KeyMaterialId *string }{new("00ff")}),
+		RequestID:           "r", EventID: "e", ReadOnly: true,
 		Resources: []Resource{{AccountID: "1", Type: "AWS::KMS::Key", ARN: "arn:1"}, {AccountID: "2", Type: "AWS::KMS::Key", ARN: "arn:2"}},
 		EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: "111122223333", EventCategory: "Management",
 	}
 	for _, e := range []*Event{full, {EventTime: time.Unix(0, 0).UTC()}} {
+		if e == full && !strings.Contains(string(e.AppendJSON(nil)), `"responseElements":{"keyId":"arn:k","grantId":"g"},"additionalEventData":{"keyMaterialId":"00ff"},"requestID"`) {
+			t.Errorf("responseElements and additionalEventData not in CloudTrail's place: %s", e.AppendJSON(nil))
+		}
+		if e != full && strings.Contains(string(e.AppendJSON(nil)), "additionalEventData") {
+			t.Errorf("an empty additionalEventData is written: %s", e.AppendJSON(nil))
+		}
 		got := jsontext.Value(e.AppendJSON(nil))
 		if !got.IsValid() {
 			t.Fatalf("AppendJSON wrote invalid JSON: %s", got)

@@ -20,6 +20,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	for _, f := range [...]struct{ name, value string }{
 		{"type", e.UserIdentity.Type}, {"principalId", e.UserIdentity.PrincipalID}, {"arn", e.UserIdentity.ARN},
 		{"accountId", e.UserIdentity.AccountID}, {"accessKeyId", e.UserIdentity.AccessKeyID},
+		{"userName", e.UserIdentity.UserName},
 	} {
 		if f.value == "" {
 			continue
@@ -58,6 +59,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = appendRaw(b, e.RequestParameters)
 	b = append(b, `,"responseElements":`...)
 	b = appendRaw(b, e.ResponseElements)
+	if len(e.AdditionalEventData) > 0 {
+		b = append(b, `,"additionalEventData":`...)
+		b = append(b, e.AdditionalEventData...)
+	}
 	b = append(b, `,"requestID":`...)
 	b = appendString(b, e.RequestID)
 	b = append(b, `,"eventID":`...)

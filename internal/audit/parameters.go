@@ -4,25 +4,46 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// Parameters encodes a request shape as CloudTrail's requestParameters: the
-// members that are set, named in camelCase ("KeyId" becomes "keyId"). Map
-// keys such as encryption context keys are user data and stay as they are;
-// maps are written in key order. Blobs are left out. Pass only redacted
-// requests: Parameters does not know what else is secret.
-func Parameters(req any) jsontext.Value {
-	if req == nil {
+// Parameters encodes a request or response shape as CloudTrail records it
+// in requestParameters, responseElements or additionalEventData: the
+// members that are set, named as Java beans name them (the first letter
+// lowered, "KeyId" becomes "keyId", unless the first two are capitals:
+// "AWSAccountId" stays), timestamps as CloudTrail writes them (TimeLayout,
+// UTC). Map keys such as encryption context keys are user data and stay as
+// they are; maps are written in key order. Blobs are left out at any depth.
+// A shape with nothing set is nil (null). Pass only redacted requests and
+// the members of responses CloudTrail records: Parameters does not know
+// what else is secret.
+func Parameters(v any) jsontext.Value {
+	if v == nil {
 		return nil
 	}
-	v := reflect.ValueOf(req)
-	if v.Kind() == reflect.Pointer && v.IsNil() {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer && rv.IsNil() {
 		return nil
 	}
-	return appendValue(nil, v)
+	b := appendValue(nil, rv)
+	if string(b) == "{}" {
+		return nil
+	}
+	return b
 }
+
+// TimeLayout is how CloudTrail writes the timestamps of requestParameters
+// and responseElements (its KMS examples: "May 21, 2025, 5:47:45 AM"),
+// always in UTC.
+const TimeLayout = "Jan 2, 2006, 3:04:05 PM"
+
+// timestamp is what a time value offers: time.Time, and kmsapi.Time which
+// embeds it.
+type timestamp interface{ UTC() time.Time }
+
+var timestampType = reflect.TypeFor[timestamp]()
 
 type jsonMarshaler interface{ MarshalJSON() ([]byte, error) }
 
@@ -35,7 +56,10 @@ func appendValue(b []byte, v reflect.Value) []byte {
 		}
 		v = v.Elem()
 	}
-	if v.Type().Implements(jsonMarshalerType) { // timestamps
+	if v.Type().Implements(timestampType) {
+		return appendString(b, v.Interface().(timestamp).UTC().Format(TimeLayout))
+	}
+	if v.Type().Implements(jsonMarshalerType) {
 		if out, err := v.Interface().(jsonMarshaler).MarshalJSON(); err == nil {
 			return append(b, out...)
 		}
@@ -102,11 +126,14 @@ func appendValue(b []byte, v reflect.Value) []byte {
 	return append(b, "null"...)
 }
 
-// appendCamelCaseName appends `"name":` with the first letter of the Go
-// field name lowered ("KeyId" becomes "keyId"); field names are ASCII.
+// appendCamelCaseName appends `"name":` for a Go field name as
+// java.beans.Introspector.decapitalize makes a property name of it: the
+// first letter lowered ("KeyId" becomes "keyId"), unless the first two are
+// both capitals ("AWSAccountId" stays), as in CloudTrail's records of KMS.
+// Field names are ASCII.
 func appendCamelCaseName(b []byte, name string) []byte {
 	b = append(b, '"')
-	if c := name[0]; 'A' <= c && c <= 'Z' {
+	if c := name[0]; 'A' <= c && c <= 'Z' && !(len(name) > 1 && 'A' <= name[1] && name[1] <= 'Z') {
 		b = append(b, c+('a'-'A'))
 		name = name[1:]
 	}

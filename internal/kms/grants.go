@@ -806,7 +806,7 @@ func (s *Service) RetireGrant(ctx context.Context, call *Call, in *kmsapi.Retire
 		if err != nil {
 			return err
 		}
-		call.KeyARN = k.ARN()
+		call.KeyARN, call.GrantID = k.ARN(), g.ID
 		p := &call.Principal
 		// Who may retire (KMS Developer Guide, "Retiring and revoking
 		// grants"): the retiring principal, the grantee if the grant gives

@@ -58,6 +58,10 @@ type Call struct {
 	// OtherKeyARN to a second one (ReEncrypt's destination).
 	KeyARN      string
 	OtherKeyARN string
+	// GrantID is set by the service to the grant a call acted on when its
+	// answer does not name it (RetireGrant by grant token), for the audit
+	// record's additionalEventData.
+	GrantID string
 }
 
 // Config is what a Service needs.

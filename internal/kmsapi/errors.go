@@ -38,8 +38,10 @@ type Error struct {
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 
-// HTTPStatus is the status code AWS KMS answers this error with: the
-// model's httpError for modeled errors, 400 for every other one.
+// HTTPStatus is the status code AWS KMS answers this error with: 400 for
+// every client fault, whatever status the model tags it with, and 500 or 503
+// for the server faults (KMSInternalException, KeyUnavailableException,
+// DependencyTimeoutException). See httpStatus in gen/main.go.
 func (e *Error) HTTPStatus() int {
 	if s, ok := modeledErrorStatus[e.Code]; ok {
 		return s

@@ -54,22 +54,23 @@ const (
 	XksProxyVpcEndpointServiceNotFoundException             ErrorCode = "XksProxyVpcEndpointServiceNotFoundException"
 )
 
-// modeledErrorStatus is the HTTP status of each modeled error.
+// modeledErrorStatus is the HTTP status AWS KMS answers each modeled error
+// with: 400 for a client fault, the model's status for a server fault.
 var modeledErrorStatus = map[ErrorCode]int{
-	AlreadyExistsException:                                  409,
+	AlreadyExistsException:                                  400,
 	CloudHsmClusterInUseException:                           400,
 	CloudHsmClusterInvalidConfigurationException:            400,
 	CloudHsmClusterNotActiveException:                       400,
 	CloudHsmClusterNotFoundException:                        400,
 	CloudHsmClusterNotRelatedException:                      400,
-	ConflictException:                                       409,
+	ConflictException:                                       400,
 	CustomKeyStoreHasCMKsException:                          400,
 	CustomKeyStoreInvalidStateException:                     400,
 	CustomKeyStoreNameInUseException:                        400,
 	CustomKeyStoreNotFoundException:                         400,
 	DependencyTimeoutException:                              503,
-	DisabledException:                                       409,
-	DryRunOperationException:                                412,
+	DisabledException:                                       400,
+	DryRunOperationException:                                400,
 	ExpiredImportTokenException:                             400,
 	IncorrectKeyException:                                   400,
 	IncorrectKeyMaterialException:                           400,
@@ -85,11 +86,11 @@ var modeledErrorStatus = map[ErrorCode]int{
 	KMSInternalException:                                    500,
 	KMSInvalidMacException:                                  400,
 	KMSInvalidSignatureException:                            400,
-	KMSInvalidStateException:                                409,
+	KMSInvalidStateException:                                400,
 	KeyUnavailableException:                                 500,
 	LimitExceededException:                                  400,
 	MalformedPolicyDocumentException:                        400,
-	NotFoundException:                                       404,
+	NotFoundException:                                       400,
 	TagException:                                            400,
 	UnsupportedOperationException:                           400,
 	XksKeyAlreadyInUseException:                             400,

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,24 +42,34 @@ func TestOperations(t *testing.T) {
 	}
 }
 
+// TestHTTPStatus holds the statuses to what AWS KMS sends, not to the
+// model's httpError: every client fault is 400 (captured AWS responses for
+// NotFoundException, DisabledException, KMSInvalidStateException,
+// DryRunOperationException, ... are 400 although the model says 404, 409,
+// 412), server faults are 500 or 503.
 func TestHTTPStatus(t *testing.T) {
 	if len(modeledErrorStatus) != 48 {
 		t.Errorf("%d modeled errors, want 48", len(modeledErrorStatus))
 	}
-	for code, want := range map[ErrorCode]int{
-		NotFoundException:          404,
-		AlreadyExistsException:     409,
-		KMSInvalidStateException:   409,
-		DryRunOperationException:   412,
+	server := map[ErrorCode]int{
 		KMSInternalException:       500,
 		KeyUnavailableException:    500,
 		DependencyTimeoutException: 503,
-		InvalidCiphertextException: 400,
-		ValidationException:        400,
-		AccessDeniedException:      400,
-	} {
+	}
+	for code := range modeledErrorStatus {
+		want := 400
+		if s, ok := server[code]; ok {
+			want = s
+		}
 		if got := Errorf(code, "x").HTTPStatus(); got != want {
 			t.Errorf("%s: status %d, want %d", code, got, want)
+		}
+	}
+	for _, code := range []ErrorCode{NotFoundException, AlreadyExistsException, ConflictException, DisabledException,
+		KMSInvalidStateException, DryRunOperationException, ValidationException, AccessDeniedException,
+		ThrottlingException, UnrecognizedClientException, ErrorCode("SomethingUnmodeledException")} {
+		if got := Errorf(code, "x").HTTPStatus(); got != 400 {
+			t.Errorf("%s: status %d, want 400", code, got)
 		}
 	}
 }
@@ -136,6 +147,91 @@ func TestValidate(t *testing.T) {
 			}
 			if e.Message != tt.want {
 				t.Errorf("message\n got: %s\nwant: %s", e.Message, tt.want)
+			}
+		})
+	}
+}
+
+func TestUTF16Len(t *testing.T) {
+	for s, want := range map[string]int{
+		"":                 0,
+		"abc":              3,
+		"é":                1, // U+00E9, 2 bytes of UTF-8
+		"日本":               2, // 3 bytes each
+		"\U0001F600":       2, // 😀, outside the BMP: a surrogate pair
+		"a\U0001F600b":     4,
+		"\uFFFF":           1, // the last BMP character
+		"\U00010000":       2, // the first one after it
+		"\xff\xfe":         2, // invalid UTF-8: a U+FFFD each
+		"\U0010FFFF\u0000": 3,
+	} {
+		if got := UTF16Len(s); got != want {
+			t.Errorf("UTF16Len(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
+
+// TestValidateCountsUTF16 checks every kind of string length constraint
+// against astral-plane characters, which AWS (Java) counts as 2 units.
+func TestValidateCountsUTF16(t *testing.T) {
+	const emoji = "\U0001F600" // 2 UTF-16 units, 1 code point, 4 bytes
+	e := func(n int) string { return strings.Repeat(emoji, n) }
+	tooLong := func(member string, value string, max int) string {
+		return "1 validation error detected: Value '" + value + "' at '" + member +
+			"' failed to satisfy constraint: Member must have length less than or equal to " + strconv.Itoa(max)
+	}
+	tag := func(k, v string) []Tag { return []Tag{{TagKey: &k, TagValue: &v}} }
+	tests := []struct {
+		name string
+		req  interface{ Validate() error }
+		want string
+	}{
+		// Description: at most 8192 units.
+		{"description 4096 emoji", &CreateKeyRequest{Description: ptr(e(4096))}, ""},
+		{"description 4097 emoji", &CreateKeyRequest{Description: ptr(e(4097))}, tooLong("description", e(4097), 8192)},
+		{"description 8191 + emoji", &CreateKeyRequest{Description: ptr(strings.Repeat("a", 8191) + emoji)},
+			tooLong("description", strings.Repeat("a", 8191)+emoji, 8192)},
+		{"description 8192 BMP", &CreateKeyRequest{Description: ptr(strings.Repeat("日", 8192))}, ""},
+		// TagKey 1..128, TagValue 0..256, nested in a list.
+		{"tag key 64 emoji", &CreateKeyRequest{Tags: tag(e(64), e(128))}, ""},
+		{"tag key 65 emoji", &CreateKeyRequest{Tags: tag(e(65), "")}, tooLong("tags.1.member.tagKey", e(65), 128)},
+		{"tag value 129 emoji", &TagResourceRequest{KeyId: ptr("k"), Tags: tag("k", e(129))}, tooLong("tags.1.member.tagValue", e(129), 256)},
+		// AliasName 1..256 and a pattern no emoji matches: the length is
+		// checked first, so the message tells which way it was counted.
+		{"alias 256 units", &CreateAliasRequest{AliasName: ptr("alias/" + e(125)), TargetKeyId: ptr("k")},
+			"1 validation error detected: Value 'alias/" + e(125) + "' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"},
+		{"alias 258 units", &CreateAliasRequest{AliasName: ptr("alias/" + e(126)), TargetKeyId: ptr("k")}, tooLong("aliasName", "alias/"+e(126), 256)},
+		// KeyId 1..2048.
+		{"key id 1024 emoji", &DescribeKeyRequest{KeyId: ptr(e(1024))}, ""},
+		{"key id 1025 emoji", &DescribeKeyRequest{KeyId: ptr(e(1025))}, tooLong("keyId", e(1025), 2048)},
+		// Elements of a list of strings: grant tokens 1..8192 each.
+		{"grant token 4096 emoji", &DecryptRequest{CiphertextBlob: []byte{1}, GrantTokens: []string{e(4096)}}, ""},
+		{"grant token 4097 emoji", &DecryptRequest{CiphertextBlob: []byte{1}, GrantTokens: []string{e(4097)}},
+			"1 validation error detected: Value '[" + e(4097) + "]' at 'grantTokens' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 8192, Member must have length greater than or equal to 1]"},
+		// Sensitive strings are counted the same way, and not shown.
+		{"sensitive 7 units", &CreateCustomKeyStoreRequest{CustomKeyStoreName: ptr("s"), KeyStorePassword: ptr("a" + e(3))}, ""},
+		{"sensitive 6 units", &CreateCustomKeyStoreRequest{CustomKeyStoreName: ptr("s"), KeyStorePassword: ptr(e(3))},
+			"1 validation error detected: Value at 'keyStorePassword' failed to satisfy constraint: Member must have length greater than or equal to 7"},
+		// Blobs stay bytes: 1024 emoji are 4096 bytes of plaintext, 1025 are too many.
+		{"plaintext 4096 bytes", &EncryptRequest{KeyId: ptr("k"), Plaintext: []byte(e(1024))}, ""},
+		{"plaintext 4100 bytes", &EncryptRequest{KeyId: ptr("k"), Plaintext: []byte(e(1025))},
+			"1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.req.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			var kerr *Error
+			if !errors.As(err, &kerr) || kerr.Code != ValidationException {
+				t.Fatalf("Validate() = %v, want a ValidationException", err)
+			}
+			if kerr.Message != tt.want {
+				t.Errorf("message\n got: %.300s\nwant: %.300s", kerr.Message, tt.want)
 			}
 		})
 	}
@@ -264,6 +360,15 @@ func TestRedacted(t *testing.T) {
 	}}).Redacted()
 	if dec.CiphertextBlob != nil || dec.Recipient.AttestationDocument != nil || dec.Recipient.GetKeyEncryptionAlgorithm() != KeyEncryptionMechanismRsaesOaepSha256 {
 		t.Errorf("Redacted() = %+v %+v", dec, dec.Recipient)
+	}
+	// Grant tokens stay out of logs, as CloudTrail leaves them out.
+	enc.GrantTokens = []string{"token"}
+	if r := enc.Redacted(); r.GrantTokens != nil || len(enc.GrantTokens) != 1 {
+		t.Errorf("Redacted() kept the grant tokens: %+v", r)
+	}
+	retire := (&RetireGrantRequest{GrantToken: ptr("token"), GrantId: ptr("g")}).Redacted()
+	if retire.GrantToken != nil || retire.GetGrantId() != "g" {
+		t.Errorf("Redacted() = %+v", retire)
 	}
 	if (*EncryptRequest)(nil).Redacted() != nil {
 		t.Error("nil.Redacted() != nil")

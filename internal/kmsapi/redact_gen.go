@@ -2,7 +2,7 @@
 
 package kmsapi
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *CancelKeyDeletionRequest) Redacted() *CancelKeyDeletionRequest {
 	if s == nil {
 		return nil
@@ -11,7 +11,7 @@ func (s *CancelKeyDeletionRequest) Redacted() *CancelKeyDeletionRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *ConnectCustomKeyStoreRequest) Redacted() *ConnectCustomKeyStoreRequest {
 	if s == nil {
 		return nil
@@ -20,7 +20,7 @@ func (s *ConnectCustomKeyStoreRequest) Redacted() *ConnectCustomKeyStoreRequest 
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *CreateAliasRequest) Redacted() *CreateAliasRequest {
 	if s == nil {
 		return nil
@@ -29,7 +29,7 @@ func (s *CreateAliasRequest) Redacted() *CreateAliasRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *CreateCustomKeyStoreRequest) Redacted() *CreateCustomKeyStoreRequest {
 	if s == nil {
 		return nil
@@ -40,16 +40,17 @@ func (s *CreateCustomKeyStoreRequest) Redacted() *CreateCustomKeyStoreRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *CreateGrantRequest) Redacted() *CreateGrantRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
+	c.GrantTokens = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *CreateKeyRequest) Redacted() *CreateKeyRequest {
 	if s == nil {
 		return nil
@@ -58,28 +59,30 @@ func (s *CreateKeyRequest) Redacted() *CreateKeyRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *DecapsulateRequest) Redacted() *DecapsulateRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
 	c.SharedSecretCiphertextBlob = nil
+	c.GrantTokens = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *DecryptRequest) Redacted() *DecryptRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
 	c.CiphertextBlob = nil
+	c.GrantTokens = nil
 	c.Recipient = s.Recipient.Redacted()
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *DeleteAliasRequest) Redacted() *DeleteAliasRequest {
 	if s == nil {
 		return nil
@@ -88,7 +91,7 @@ func (s *DeleteAliasRequest) Redacted() *DeleteAliasRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *DeleteCustomKeyStoreRequest) Redacted() *DeleteCustomKeyStoreRequest {
 	if s == nil {
 		return nil
@@ -97,7 +100,7 @@ func (s *DeleteCustomKeyStoreRequest) Redacted() *DeleteCustomKeyStoreRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *DeleteImportedKeyMaterialRequest) Redacted() *DeleteImportedKeyMaterialRequest {
 	if s == nil {
 		return nil
@@ -106,18 +109,19 @@ func (s *DeleteImportedKeyMaterialRequest) Redacted() *DeleteImportedKeyMaterial
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *DeriveSharedSecretRequest) Redacted() *DeriveSharedSecretRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
 	c.PublicKey = nil
+	c.GrantTokens = nil
 	c.Recipient = s.Recipient.Redacted()
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *DescribeCustomKeyStoresRequest) Redacted() *DescribeCustomKeyStoresRequest {
 	if s == nil {
 		return nil
@@ -126,16 +130,17 @@ func (s *DescribeCustomKeyStoresRequest) Redacted() *DescribeCustomKeyStoresRequ
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *DescribeKeyRequest) Redacted() *DescribeKeyRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
+	c.GrantTokens = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *DisableKeyRequest) Redacted() *DisableKeyRequest {
 	if s == nil {
 		return nil
@@ -144,7 +149,7 @@ func (s *DisableKeyRequest) Redacted() *DisableKeyRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *DisableKeyRotationRequest) Redacted() *DisableKeyRotationRequest {
 	if s == nil {
 		return nil
@@ -153,7 +158,7 @@ func (s *DisableKeyRotationRequest) Redacted() *DisableKeyRotationRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *DisconnectCustomKeyStoreRequest) Redacted() *DisconnectCustomKeyStoreRequest {
 	if s == nil {
 		return nil
@@ -162,7 +167,7 @@ func (s *DisconnectCustomKeyStoreRequest) Redacted() *DisconnectCustomKeyStoreRe
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *EnableKeyRequest) Redacted() *EnableKeyRequest {
 	if s == nil {
 		return nil
@@ -171,7 +176,7 @@ func (s *EnableKeyRequest) Redacted() *EnableKeyRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *EnableKeyRotationRequest) Redacted() *EnableKeyRotationRequest {
 	if s == nil {
 		return nil
@@ -180,74 +185,81 @@ func (s *EnableKeyRotationRequest) Redacted() *EnableKeyRotationRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *EncapsulateRequest) Redacted() *EncapsulateRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
+	c.GrantTokens = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *EncryptRequest) Redacted() *EncryptRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
 	c.Plaintext = nil
+	c.GrantTokens = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *GenerateDataKeyPairRequest) Redacted() *GenerateDataKeyPairRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
+	c.GrantTokens = nil
 	c.Recipient = s.Recipient.Redacted()
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *GenerateDataKeyPairWithoutPlaintextRequest) Redacted() *GenerateDataKeyPairWithoutPlaintextRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
+	c.GrantTokens = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *GenerateDataKeyRequest) Redacted() *GenerateDataKeyRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
+	c.GrantTokens = nil
 	c.Recipient = s.Recipient.Redacted()
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *GenerateDataKeyWithoutPlaintextRequest) Redacted() *GenerateDataKeyWithoutPlaintextRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
+	c.GrantTokens = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *GenerateMacRequest) Redacted() *GenerateMacRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
 	c.Message = nil
+	c.GrantTokens = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *GenerateRandomRequest) Redacted() *GenerateRandomRequest {
 	if s == nil {
 		return nil
@@ -257,7 +269,7 @@ func (s *GenerateRandomRequest) Redacted() *GenerateRandomRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *GetKeyLastUsageRequest) Redacted() *GetKeyLastUsageRequest {
 	if s == nil {
 		return nil
@@ -266,7 +278,7 @@ func (s *GetKeyLastUsageRequest) Redacted() *GetKeyLastUsageRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *GetKeyPolicyRequest) Redacted() *GetKeyPolicyRequest {
 	if s == nil {
 		return nil
@@ -275,7 +287,7 @@ func (s *GetKeyPolicyRequest) Redacted() *GetKeyPolicyRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *GetKeyRotationStatusRequest) Redacted() *GetKeyRotationStatusRequest {
 	if s == nil {
 		return nil
@@ -284,7 +296,7 @@ func (s *GetKeyRotationStatusRequest) Redacted() *GetKeyRotationStatusRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *GetParametersForImportRequest) Redacted() *GetParametersForImportRequest {
 	if s == nil {
 		return nil
@@ -293,16 +305,17 @@ func (s *GetParametersForImportRequest) Redacted() *GetParametersForImportReques
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *GetPublicKeyRequest) Redacted() *GetPublicKeyRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
+	c.GrantTokens = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *ImportKeyMaterialRequest) Redacted() *ImportKeyMaterialRequest {
 	if s == nil {
 		return nil
@@ -313,7 +326,7 @@ func (s *ImportKeyMaterialRequest) Redacted() *ImportKeyMaterialRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *ListAliasesRequest) Redacted() *ListAliasesRequest {
 	if s == nil {
 		return nil
@@ -322,7 +335,7 @@ func (s *ListAliasesRequest) Redacted() *ListAliasesRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *ListGrantsRequest) Redacted() *ListGrantsRequest {
 	if s == nil {
 		return nil
@@ -331,7 +344,7 @@ func (s *ListGrantsRequest) Redacted() *ListGrantsRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *ListKeyPoliciesRequest) Redacted() *ListKeyPoliciesRequest {
 	if s == nil {
 		return nil
@@ -340,7 +353,7 @@ func (s *ListKeyPoliciesRequest) Redacted() *ListKeyPoliciesRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *ListKeyRotationsRequest) Redacted() *ListKeyRotationsRequest {
 	if s == nil {
 		return nil
@@ -349,7 +362,7 @@ func (s *ListKeyRotationsRequest) Redacted() *ListKeyRotationsRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *ListKeysRequest) Redacted() *ListKeysRequest {
 	if s == nil {
 		return nil
@@ -358,7 +371,7 @@ func (s *ListKeysRequest) Redacted() *ListKeysRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *ListResourceTagsRequest) Redacted() *ListResourceTagsRequest {
 	if s == nil {
 		return nil
@@ -367,7 +380,7 @@ func (s *ListResourceTagsRequest) Redacted() *ListResourceTagsRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *ListRetirableGrantsRequest) Redacted() *ListRetirableGrantsRequest {
 	if s == nil {
 		return nil
@@ -376,7 +389,7 @@ func (s *ListRetirableGrantsRequest) Redacted() *ListRetirableGrantsRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *PutKeyPolicyRequest) Redacted() *PutKeyPolicyRequest {
 	if s == nil {
 		return nil
@@ -385,17 +398,18 @@ func (s *PutKeyPolicyRequest) Redacted() *PutKeyPolicyRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *ReEncryptRequest) Redacted() *ReEncryptRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
 	c.CiphertextBlob = nil
+	c.GrantTokens = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *RecipientInfo) Redacted() *RecipientInfo {
 	if s == nil {
 		return nil
@@ -405,7 +419,7 @@ func (s *RecipientInfo) Redacted() *RecipientInfo {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *ReplicateKeyRequest) Redacted() *ReplicateKeyRequest {
 	if s == nil {
 		return nil
@@ -414,16 +428,17 @@ func (s *ReplicateKeyRequest) Redacted() *ReplicateKeyRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *RetireGrantRequest) Redacted() *RetireGrantRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
+	c.GrantToken = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *RevokeGrantRequest) Redacted() *RevokeGrantRequest {
 	if s == nil {
 		return nil
@@ -432,7 +447,7 @@ func (s *RevokeGrantRequest) Redacted() *RevokeGrantRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *RotateKeyOnDemandRequest) Redacted() *RotateKeyOnDemandRequest {
 	if s == nil {
 		return nil
@@ -441,7 +456,7 @@ func (s *RotateKeyOnDemandRequest) Redacted() *RotateKeyOnDemandRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *ScheduleKeyDeletionRequest) Redacted() *ScheduleKeyDeletionRequest {
 	if s == nil {
 		return nil
@@ -450,17 +465,18 @@ func (s *ScheduleKeyDeletionRequest) Redacted() *ScheduleKeyDeletionRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *SignRequest) Redacted() *SignRequest {
 	if s == nil {
 		return nil
 	}
 	c := *s
 	c.Message = nil
+	c.GrantTokens = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *TagResourceRequest) Redacted() *TagResourceRequest {
 	if s == nil {
 		return nil
@@ -469,7 +485,7 @@ func (s *TagResourceRequest) Redacted() *TagResourceRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *UntagResourceRequest) Redacted() *UntagResourceRequest {
 	if s == nil {
 		return nil
@@ -478,7 +494,7 @@ func (s *UntagResourceRequest) Redacted() *UntagResourceRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *UpdateAliasRequest) Redacted() *UpdateAliasRequest {
 	if s == nil {
 		return nil
@@ -487,7 +503,7 @@ func (s *UpdateAliasRequest) Redacted() *UpdateAliasRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *UpdateCustomKeyStoreRequest) Redacted() *UpdateCustomKeyStoreRequest {
 	if s == nil {
 		return nil
@@ -498,7 +514,7 @@ func (s *UpdateCustomKeyStoreRequest) Redacted() *UpdateCustomKeyStoreRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *UpdateKeyDescriptionRequest) Redacted() *UpdateKeyDescriptionRequest {
 	if s == nil {
 		return nil
@@ -507,7 +523,7 @@ func (s *UpdateKeyDescriptionRequest) Redacted() *UpdateKeyDescriptionRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *UpdatePrimaryRegionRequest) Redacted() *UpdatePrimaryRegionRequest {
 	if s == nil {
 		return nil
@@ -516,7 +532,7 @@ func (s *UpdatePrimaryRegionRequest) Redacted() *UpdatePrimaryRegionRequest {
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *VerifyMacRequest) Redacted() *VerifyMacRequest {
 	if s == nil {
 		return nil
@@ -524,10 +540,11 @@ func (s *VerifyMacRequest) Redacted() *VerifyMacRequest {
 	c := *s
 	c.Message = nil
 	c.Mac = nil
+	c.GrantTokens = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *VerifyRequest) Redacted() *VerifyRequest {
 	if s == nil {
 		return nil
@@ -535,10 +552,11 @@ func (s *VerifyRequest) Redacted() *VerifyRequest {
 	c := *s
 	c.Message = nil
 	c.Signature = nil
+	c.GrantTokens = nil
 	return &c
 }
 
-// Redacted returns a shallow copy of s without blobs and sensitive members, for logs.
+// Redacted returns a shallow copy of s without blobs, sensitive members and grant tokens, for logs.
 func (s *XksProxyAuthenticationCredentialType) Redacted() *XksProxyAuthenticationCredentialType {
 	if s == nil {
 		return nil

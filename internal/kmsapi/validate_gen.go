@@ -5,7 +5,6 @@ package kmsapi
 import (
 	"regexp"
 	"strconv"
-	"unicode/utf8"
 )
 
 // Validate checks s against the constraints of the model. It returns nil or a
@@ -1836,7 +1835,7 @@ func (s *XksProxyAuthenticationCredentialType) validate(v *validation, at *field
 }
 
 func checkAccountIdType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 12 {
 		return "Member must have length greater than or equal to 12"
 	}
@@ -1858,7 +1857,7 @@ func checkAlgorithmSpec(v AlgorithmSpec) string {
 }
 
 func checkAliasNameType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -1883,7 +1882,7 @@ func checkAttestationDocumentType(v []byte) string {
 }
 
 func checkBackingKeyIdType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 64 {
 		return "Member must have length greater than or equal to 64"
 	}
@@ -1908,7 +1907,7 @@ func checkCiphertextType(v []byte) string {
 }
 
 func checkCloudHsmClusterIdType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 19 {
 		return "Member must have length greater than or equal to 19"
 	}
@@ -1922,7 +1921,7 @@ func checkCloudHsmClusterIdType(v string) string {
 }
 
 func checkCustomKeyStoreIdType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -1933,7 +1932,7 @@ func checkCustomKeyStoreIdType(v string) string {
 }
 
 func checkCustomKeyStoreNameType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -1976,7 +1975,7 @@ func checkDataKeySpec(v DataKeySpec) string {
 }
 
 func checkDescriptionType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n > 8192 {
 		return "Member must have length less than or equal to 8192"
 	}
@@ -2025,7 +2024,7 @@ func checkExpirationModelType(v ExpirationModelType) string {
 }
 
 func checkGrantConstraintSourceArnType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 20 {
 		return "Member must have length greater than or equal to 20"
 	}
@@ -2039,7 +2038,7 @@ func checkGrantConstraintSourceArnType(v string) string {
 }
 
 func checkGrantIdType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -2050,7 +2049,7 @@ func checkGrantIdType(v string) string {
 }
 
 func checkGrantNameType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -2093,7 +2092,7 @@ func checkGrantTokenList(v []string) string {
 }
 
 func checkGrantTokenType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -2136,7 +2135,7 @@ func checkKeyEncryptionMechanism(v KeyEncryptionMechanism) string {
 }
 
 func checkKeyIdType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -2147,7 +2146,7 @@ func checkKeyIdType(v string) string {
 }
 
 func checkKeyMaterialDescriptionType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n > 256 {
 		return "Member must have length less than or equal to 256"
 	}
@@ -2166,7 +2165,7 @@ func checkKeySpec(v KeySpec) string {
 }
 
 func checkKeyStorePasswordType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 7 {
 		return "Member must have length greater than or equal to 7"
 	}
@@ -2203,7 +2202,7 @@ func checkMacAlgorithmSpec(v MacAlgorithmSpec) string {
 }
 
 func checkMarkerType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -2264,7 +2263,7 @@ func checkPlaintextType(v []byte) string {
 }
 
 func checkPolicyNameType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -2278,7 +2277,7 @@ func checkPolicyNameType(v string) string {
 }
 
 func checkPolicyType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -2292,7 +2291,7 @@ func checkPolicyType(v string) string {
 }
 
 func checkPrincipalIdType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -2317,7 +2316,7 @@ func checkPublicKeyType(v []byte) string {
 }
 
 func checkRegionType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -2341,7 +2340,7 @@ func checkRotationPeriodInDaysType(v int32) string {
 }
 
 func checkServicePrincipalType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -2372,7 +2371,7 @@ func checkTagKeyList(v []string) string {
 }
 
 func checkTagKeyType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -2383,7 +2382,7 @@ func checkTagKeyType(v string) string {
 }
 
 func checkTagValueType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n > 256 {
 		return "Member must have length less than or equal to 256"
 	}
@@ -2391,7 +2390,7 @@ func checkTagValueType(v string) string {
 }
 
 func checkTrustAnchorCertificateType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -2410,7 +2409,7 @@ func checkWrappingKeySpec(v WrappingKeySpec) string {
 }
 
 func checkXksKeyIdType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 1 {
 		return "Member must have length greater than or equal to 1"
 	}
@@ -2424,7 +2423,7 @@ func checkXksKeyIdType(v string) string {
 }
 
 func checkXksProxyAuthenticationAccessKeyIdType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 20 {
 		return "Member must have length greater than or equal to 20"
 	}
@@ -2438,7 +2437,7 @@ func checkXksProxyAuthenticationAccessKeyIdType(v string) string {
 }
 
 func checkXksProxyAuthenticationRawSecretAccessKeyType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 43 {
 		return "Member must have length greater than or equal to 43"
 	}
@@ -2460,7 +2459,7 @@ func checkXksProxyConnectivityType(v XksProxyConnectivityType) string {
 }
 
 func checkXksProxyUriEndpointType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 10 {
 		return "Member must have length greater than or equal to 10"
 	}
@@ -2474,7 +2473,7 @@ func checkXksProxyUriEndpointType(v string) string {
 }
 
 func checkXksProxyUriPathType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 10 {
 		return "Member must have length greater than or equal to 10"
 	}
@@ -2488,7 +2487,7 @@ func checkXksProxyUriPathType(v string) string {
 }
 
 func checkXksProxyVpcEndpointServiceNameType(v string) string {
-	n := utf8.RuneCountInString(v)
+	n := UTF16Len(v) // as AWS counts: UTF-16 code units
 	if n < 20 {
 		return "Member must have length greater than or equal to 20"
 	}

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 
 	"github.com/trent-kms/trent/internal/api"
@@ -291,21 +293,30 @@ type serviceEvents struct{ log *audit.File }
 func (e serviceEvents) Healthy() error { return e.log.Healthy() }
 
 func (e serviceEvents) RecordServiceEvent(ev kms.ServiceEvent) error {
+	var detail jsontext.Value
+	if len(ev.Detail) > 0 {
+		b, err := json.Marshal(ev.Detail, json.Deterministic(true))
+		if err != nil {
+			return err
+		}
+		detail = b
+	}
 	return e.log.Record(&audit.Event{
-		EventVersion:       "1.11",
-		UserIdentity:       audit.UserIdentity{AccountID: ev.Account},
-		EventTime:          ev.Time.UTC(),
-		EventSource:        "kms.amazonaws.com",
-		EventName:          ev.Name,
-		AWSRegion:          ev.Region,
-		SourceIPAddress:    "kms.amazonaws.com",
-		RequestID:          uuid.NewString(),
-		EventID:            uuid.NewString(),
-		Resources:          []audit.Resource{{AccountID: ev.Account, Type: "AWS::KMS::Key", ARN: ev.KeyARN}},
-		EventType:          "AwsServiceEvent",
-		ManagementEvent:    true,
-		RecipientAccountID: ev.Account,
-		EventCategory:      "Management",
+		AdditionalEventData: detail,
+		EventVersion:        "1.11",
+		UserIdentity:        audit.UserIdentity{AccountID: ev.Account},
+		EventTime:           ev.Time.UTC(),
+		EventSource:         "kms.amazonaws.com",
+		EventName:           ev.Name,
+		AWSRegion:           ev.Region,
+		SourceIPAddress:     "kms.amazonaws.com",
+		RequestID:           uuid.NewString(),
+		EventID:             uuid.NewString(),
+		Resources:           []audit.Resource{{AccountID: ev.Account, Type: "AWS::KMS::Key", ARN: ev.KeyARN}},
+		EventType:           "AwsServiceEvent",
+		ManagementEvent:     true,
+		RecipientAccountID:  ev.Account,
+		EventCategory:       "Management",
 	})
 }
 
