@@ -179,10 +179,11 @@ func (c *Config) ShutdownTimeout() time.Duration {
 }
 
 // QuotaRates are the configured request-quota rates for quota.Limiter,
-// and false if quotas are disabled.
+// and false if quotas are off: when disabled, and by default in dev mode
+// (AWS's 5 CreateKey per second would get in the way of trying trent).
 func (c *Config) QuotaRates() (map[string]float64, bool) {
 	if c.Quotas == nil {
-		return nil, true
+		return nil, !c.Dev
 	}
 	return c.Quotas.Rates, !c.Quotas.Disabled
 }

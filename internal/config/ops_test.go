@@ -38,6 +38,12 @@ func TestOpsSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, on := DevConfig("", "").QuotaRates(); on {
+		t.Fatal("quotas are on in dev mode")
+	}
+	if _, on := d.QuotaRates(); !on {
+		t.Fatal("quotas are off with a config file")
+	}
 	if !d.JSONLogs() || DevConfig("", "").JSONLogs() || d.Drain() != 0 || d.Plaintext() {
 		t.Fatalf("defaults: json %v, dev json %v, drain %v", d.JSONLogs(), DevConfig("", "").JSONLogs(), d.Drain())
 	}

@@ -117,6 +117,17 @@ func TestSlowQuotaAndOff(t *testing.T) {
 	if !l.Allow("a", "r", q) {
 		t.Fatal("0.1/s: not passed after 10s")
 	}
+	// Everything off, and on again.
+	l.SetEnabled(false)
+	for range 10 {
+		if !l.Allow("a", "r", q) {
+			t.Fatal("quotas turned off throttled")
+		}
+	}
+	l.SetEnabled(true)
+	if l.Allow("a", "r", q) {
+		t.Fatal("quotas turned on again did not throttle")
+	}
 	// Set takes effect at once; a lowered rate caps what the bucket holds.
 	l.Set(map[string]float64{"CreateKey": 2})
 	if r, ok := l.Rate("CreateKey"); !ok || r != 2 {

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -37,6 +36,9 @@ type Options struct {
 	// SweepInterval is how often keys past their deletion date are removed; 0 means one minute.
 	SweepInterval time.Duration
 	Logger        *slog.Logger
+	// LogLevel, if set, is the level of Logger, which Reload sets from
+	// log_level.
+	LogLevel *slog.LevelVar
 }
 
 // Server is a running trent.
@@ -50,6 +52,7 @@ type Server struct {
 	service  *kms.Service
 	audit    *audit.File
 	logger   *slog.Logger
+	ops      *ops // TLS, quotas, metrics, readiness, draining (ops.go)
 
 	stop chan struct{}
 	done sync.WaitGroup
@@ -76,11 +79,16 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := OpenStore(filepath.Join(cfg.DataDir, "trent.db"), root, logger)
+	o, err := newOps(cfg, opts, logger)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{keyring: keyring, store: db, logger: logger, stop: make(chan struct{})}
+	db, err := o.openStore(cfg, root, logger)
+	if err != nil {
+		return nil, err
+	}
+	o.root = root
+	s := &Server{keyring: keyring, store: db, logger: logger, ops: o, stop: make(chan struct{})}
 	s.cfg.Store(cfg)
 	fail := func(err error) (*Server, error) {
 		s.closeResources()
@@ -96,6 +104,7 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
+	o.auditLog = s.audit
 	s.service, err = kms.New(kms.Config{
 		Store:           db,
 		RootKey:         root,
@@ -111,12 +120,22 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	s.listener = newLimitListener(ln, cfg.Connections())
+	lim := newLimitListener(ln, cfg.Connections())
+	s.listener = o.listen(lim)
 	apiCfg := api.Config{
 		Verifier: &auth.Verifier{Keyring: keyring, Service: "kms", Region: func(r string) bool { return s.cfg.Load().ServesRegion(r) }},
 		Service:  s.service,
-		Audit:    s.audit,
+		Audit:    o.timeAudit(s.audit),
 		Logger:   logger,
+	}
+	o.apiConfig(&apiCfg)
+	o.registerServer(s, lim)
+	if err := o.startListener(cfg.MetricsListen); err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	if cfg.Plaintext() {
+		logger.Warn("serving plain HTTP on an address that is not loopback (insecure_plaintext): requests and their answers, plaintext and data keys included, cross the network unencrypted unless something in front of trent encrypts them", "listen", cfg.Listen)
 	}
 	if cfg.Dev {
 		apiCfg.Hosts = loopbackHosts(s.listener.Addr())
@@ -156,27 +175,19 @@ func OpenStore(path string, root rootkey.Wrapper, logger *slog.Logger) (*sealed.
 	if err != nil {
 		return nil, err
 	}
-	db, status, err := sealed.Open(raw, root, nil)
-	if err != nil {
-		raw.Close()
-		return nil, err
-	}
-	if status == sealed.Legacy {
-		keys, aliases, err := kms.MigrateLegacy(db, root)
-		if err != nil {
-			raw.Close()
-			return nil, fmt.Errorf("migrating the store to the sealed record format: %w", err)
-		}
-		logger.Warn("migrated the store to the sealed record format", "keys", keys, "aliases", aliases)
-	}
-	return db, nil
+	return sealStore(raw, root, logger)
 }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.listener.Addr() }
 
 // URL is the endpoint URL clients use.
-func (s *Server) URL() string { return "http://" + s.Addr().String() }
+func (s *Server) URL() string {
+	if s.ops.certs != nil {
+		return "https://" + s.Addr().String()
+	}
+	return "http://" + s.Addr().String()
+}
 
 // Service is the KMS behind the server.
 func (s *Server) Service() *kms.Service { return s.service }
@@ -185,11 +196,12 @@ func (s *Server) Service() *kms.Service { return s.service }
 // and the audit log.
 func (s *Server) Close() error {
 	close(s.stop)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	s.ops.draining.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Load().ShutdownTimeout())
 	defer cancel()
 	err := s.http.Shutdown(ctx)
 	s.done.Wait()
-	return errors.Join(err, s.closeResources())
+	return errors.Join(err, s.ops.closeListener(), s.closeResources())
 }
 
 func (s *Server) closeResources() error {
@@ -219,6 +231,7 @@ func (s *Server) Reload(next *config.Config) error {
 		return fmt.Errorf("reopening the audit log: %w", err)
 	}
 	s.logger.Info("audit log reopened", "path", old.AuditLogPath())
+	s.reloadCertificates(old, next)
 	if next == nil {
 		return nil
 	}
@@ -235,6 +248,7 @@ func (s *Server) Reload(next *config.Config) error {
 		next = &cp
 	}
 	next.Dev = old.Dev
+	next = s.reloadOps(old, next)
 	creds, err := credentialsOf(next)
 	if err != nil {
 		return fmt.Errorf("the new configuration is refused, the old one stays: %w", err)
@@ -280,7 +294,10 @@ func (s *Server) sweep(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := s.service.DeleteDueKeys(context.Background()); err != nil {
+		if err := s.ops.runJob("key_deletion", func() error {
+			_, err := s.service.DeleteDueKeys(context.Background())
+			return err
+		}); err != nil {
 			s.logger.Error("deleting keys at the end of their waiting period", "err", err)
 		}
 		select {
