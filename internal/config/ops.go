@@ -97,7 +97,7 @@ func (c *Config) checkOps() error {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			return fmt.Errorf("metrics_listen %q: %w", c.MetricsListen, err)
 		}
-		if c.MetricsListen == c.Listen {
+		if _, port, _ := net.SplitHostPort(c.Listen); c.MetricsListen == c.Listen && port != "0" {
 			return errors.New("metrics_listen must differ from listen: the metrics listener never serves the KMS API")
 		}
 	}
