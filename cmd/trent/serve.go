@@ -71,6 +71,9 @@ Try: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=us-east-1 
 	} else {
 		fmt.Fprintf(stdout, "trent is serving on %s\n", srv.URL())
 	}
+	if addr := srv.MetricsAddr(); addr != nil {
+		fmt.Fprintf(stdout, "metrics, health and readiness on http://%s (/metrics, /healthz, /readyz)\n", addr)
+	}
 	for sig := range signals {
 		if sig != syscall.SIGHUP {
 			break
