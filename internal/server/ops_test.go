@@ -78,7 +78,9 @@ func TestTLSRefusalUnderTLS(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var e struct{ Type string `json:"__type"` }
+	var e struct {
+		Type string `json:"__type"`
+	}
 	json.Unmarshal(body, &e)
 	if resp.StatusCode != 503 || e.Type != "ThrottlingException" {
 		t.Fatalf("refused under TLS: %d %s", resp.StatusCode, body)
@@ -139,4 +141,3 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("healthz while draining: %d", code)
 	}
 }
-
