@@ -71,6 +71,7 @@ func accessConfig() map[string]any {
 	}
 	useAKeys := `{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:DescribeKey","kms:GenerateDataKey"],"Resource":"arn:aws:kms:*:` + acctA + `:key/*"}`
 	return map[string]any{
+		"quotas":   map[string]any{"disabled": true}, // tests create keys faster than AWS's quotas allow
 		"root_key": map[string]any{"file": "root.key"},
 		"accounts": []any{
 			map[string]any{

@@ -97,8 +97,11 @@ func startServerWithConfig(t *testing.T, dataDir string, cfg map[string]any) *se
 }
 
 // devConfig is dev mode's configuration as a config file, to change.
+// Request quotas are off, as in dev mode: tests create keys faster than
+// AWS's 5 CreateKey per second.
 func devConfig() map[string]any {
 	return map[string]any{
+		"quotas":   map[string]any{"disabled": true},
 		"root_key": map[string]any{"file": "root.key"},
 		"accounts": []any{map[string]any{"id": account, "access_keys": []any{map[string]any{"id": accessKey, "secret": secretKey}}}},
 	}

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -41,7 +40,7 @@ func serve(args []string, stdout io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	logger, level := newLogger(cfg, os.Stderr)
 	// No core dumps: one would write the key material cached in memory to
 	// disk. (Best effort: a hard limit set by the system may forbid it.)
 	if err := syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{}); err != nil {
@@ -51,7 +50,7 @@ func serve(args []string, stdout io.Writer) error {
 	// as soon as it serves must still stop it cleanly.
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	srv, err := server.Start(cfg, server.Options{Logger: logger})
+	srv, err := server.Start(cfg, server.Options{Logger: logger, LogLevel: level})
 	if err != nil {
 		return err
 	}
@@ -72,6 +71,9 @@ Try: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=us-east-1 
 	} else {
 		fmt.Fprintf(stdout, "trent is serving on %s\n", srv.URL())
 	}
+	if addr := srv.MetricsAddr(); addr != nil {
+		fmt.Fprintf(stdout, "metrics, health and readiness on http://%s (/metrics, /healthz, /readyz)\n", addr)
+	}
 	for sig := range signals {
 		if sig != syscall.SIGHUP {
 			break
@@ -87,7 +89,13 @@ Try: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=us-east-1 
 			logger.Error("SIGHUP: reload failed", "err", err)
 		}
 	}
+	// Drain first (readyz fails while requests are still served), then
+	// stop accepting and let requests in flight finish. A second signal
+	// cuts the drain short.
 	logger.Info("shutting down")
+	abort := make(chan struct{})
+	go func() { <-signals; close(abort) }()
+	srv.Drain(abort)
 	return srv.Close()
 }
 

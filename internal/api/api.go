@@ -23,6 +23,7 @@ import (
 	"github.com/trent-kms/trent/internal/auth"
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/quota"
 )
 
 // MaxBodyBytes bounds a request body. The largest legitimate KMS request
@@ -46,6 +47,8 @@ type Handler struct {
 	now         func() time.Time
 	hostAllowed func(string) bool
 	hosts       string
+	quotas      *quota.Limiter
+	observe     Observer
 }
 
 // Config is what a Handler needs.
@@ -59,6 +62,10 @@ type Config struct {
 	// loopback names only, against DNS rebinding); others get
 	// AccessDeniedException.
 	Hosts []string
+	// Quotas, if set, are the request-rate quotas (ops.go); Observe, if
+	// set, sees every answered request (metrics).
+	Quotas  *quota.Limiter
+	Observe Observer
 }
 
 // New returns a Handler.
@@ -69,6 +76,8 @@ func New(cfg Config) *Handler {
 		audit:    cfg.Audit,
 		logger:   cfg.Logger,
 		now:      cfg.Now,
+		quotas:   cfg.Quotas,
+		observe:  cfg.Observe,
 	}
 	if len(cfg.Hosts) > 0 {
 		allowed := make(map[string]bool, len(cfg.Hosts))
@@ -107,6 +116,7 @@ type exchange struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := uuid.NewString()
 	start := h.now()
+	began := time.Now()
 	x := &exchange{op: strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)}
 	// Both IDs are known before the call: GetKeyLastUsage reports them.
 	x.call.RequestID, x.call.EventID = requestID, uuid.NewString()
@@ -137,6 +147,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		w.WriteHeader(http.StatusOK)
 		w.Write(out)
+	}
+	if h.observe != nil {
+		var code kmsapi.ErrorCode
+		if x.err != nil {
+			code = x.err.Code
+		}
+		h.observe(h.observed(x.op), code, time.Since(began))
 	}
 }
 
@@ -183,6 +200,9 @@ func (h *Handler) serve(r *http.Request, x *exchange) ([]byte, error) {
 	rt, ok := h.routes[x.op]
 	if !ok {
 		return nil, kmsapi.Errorf(kmsapi.UnknownOperationException, "")
+	}
+	if err := h.admit(x, body); err != nil {
+		return nil, err
 	}
 	return rt(r.Context(), x, body)
 }

@@ -108,6 +108,7 @@ type File struct {
 	health  atomic.Pointer[error]
 	// since counts records since the last checkpoint; the ticker reads it.
 	since atomic.Int64
+	stats fileStats
 
 	// Owned by the leader (the goroutine writing a batch).
 	w              *os.File
@@ -332,6 +333,7 @@ func (l *File) wait(b *batch) error {
 		l.pending = new(batch)
 		l.mu.Unlock()
 		err := l.writeBatch(b)
+		l.stats.count(len(b.lines), err)
 		l.mu.Lock()
 		b.err, b.done = err, true
 		l.writing = false

@@ -53,6 +53,9 @@ type Config struct {
 	OnDemandRotationLimit int `json:"on_demand_rotation_limit,omitempty"`
 	// Accounts are the AWS accounts served, with their access keys.
 	Accounts []Account `json:"accounts"`
+	// Ops are TLS, metrics, logging, shutdown, quotas and the store
+	// backend (ops.go); their members sit at the top level.
+	Ops
 
 	// Dev is set for dev mode; it is never read from a file.
 	Dev bool `json:"-"`
@@ -188,6 +191,9 @@ func (c *Config) Check() error {
 	}
 	if c.AuditMaxSizeMB < 0 || c.AuditKeep < 0 || c.MaxConnections < 0 || c.OnDemandRotationLimit < 0 {
 		return errors.New("audit_max_size_mb, audit_keep, max_connections and on_demand_rotation_limit cannot be negative")
+	}
+	if err := c.checkOps(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	accounts := map[string]bool{}

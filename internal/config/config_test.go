@@ -19,6 +19,7 @@ func writeConfig(t *testing.T, text string) string {
 func TestLoadValidConfig(t *testing.T) {
 	c, err := Load(writeConfig(t, `{
 		"listen": "0.0.0.0:4599",
+		"insecure_plaintext": true,
 		"data_dir": "/var/lib/trent",
 		"regions": ["eu-west-1"],
 		"root_key": {"file": "root.key"},

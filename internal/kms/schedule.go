@@ -301,8 +301,13 @@ func (s *Service) runScheduler(interval time.Duration, stop <-chan struct{}) {
 		cancel()
 	}()
 	for {
-		if _, err := s.RunScheduledWork(ctx); err != nil && ctx.Err() == nil {
+		start := time.Now()
+		_, err := s.RunScheduledWork(ctx)
+		if err != nil && ctx.Err() == nil {
 			s.logger.Error("scheduled work", "err", err)
+		}
+		if s.workDone != nil && ctx.Err() == nil {
+			s.workDone(time.Since(start), err)
 		}
 		select {
 		case <-stop:

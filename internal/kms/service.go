@@ -93,6 +93,9 @@ type Config struct {
 	ScheduleInterval time.Duration
 	// Events receives what the scheduled work does; nil records nothing.
 	Events EventLog
+	// ScheduledWorkDone, if set, is told of every background run of the
+	// scheduled work: how long it took and how it ended (for metrics).
+	ScheduledWorkDone func(took time.Duration, err error)
 	// UsageFlushInterval is how often the last use of keys, tracked in
 	// memory, is written to the store; 0 means ten seconds.
 	UsageFlushInterval time.Duration
@@ -125,6 +128,7 @@ type Service struct {
 	servesRegion    func(string) bool
 	onDemandLimit   int
 	events          EventLog
+	workDone        func(time.Duration, error)
 	now             func() time.Time
 	rand            io.Reader
 	logger          *slog.Logger
@@ -157,6 +161,7 @@ func New(cfg Config) (*Service, error) {
 		servesRegion:    cfg.ServesRegion,
 		onDemandLimit:   cfg.OnDemandRotationLimit,
 		events:          cfg.Events,
+		workDone:        cfg.ScheduledWorkDone,
 		now:             cfg.Now,
 		rand:            cfg.Rand,
 		logger:          cfg.Logger,

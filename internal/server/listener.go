@@ -2,10 +2,12 @@ package server
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,11 +22,18 @@ const maxHeaderBytes = 32 << 10
 // at most maxHeaderBytes read before trent looks at the request, and no
 // body read before the signature's headers pass) this bounds the memory
 // clients without credentials can make trent hold.
+//
+// Under TLS the refusal is sent inside TLS too (tls set): the handshake is
+// completed first, so that an SDK sees a 503 it retries rather than a
+// broken handshake. A refusal takes at most a second, and at most 64 run
+// at once; connections beyond those are closed without a word.
 type limitListener struct {
 	net.Listener
 	slots    chan struct{}
 	refusals chan struct{} // bounds the goroutines refusing connections
 	refusal  []byte
+	tls      *tls.Config // set when serving TLS
+	refused  atomic.Uint64
 }
 
 func newLimitListener(l net.Listener, max int) *limitListener {
@@ -49,6 +58,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
 		default:
 		}
+		l.refused.Add(1)
 		select {
 		case l.refusals <- struct{}{}:
 			go func() {
@@ -69,6 +79,13 @@ func (l *limitListener) Accept() (net.Conn, error) {
 func (l *limitListener) refuse(c net.Conn) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(time.Second))
+	if l.tls != nil {
+		tc := tls.Server(c, l.tls)
+		if tc.Handshake() != nil {
+			return
+		}
+		c = tc
+	}
 	var buf [4096]byte
 	var head []byte
 	for len(head) < 16<<10 && !bytes.Contains(head, []byte("\r\n\r\n")) {
@@ -81,8 +98,8 @@ func (l *limitListener) refuse(c net.Conn) {
 	if _, err := c.Write(l.refusal); err != nil {
 		return
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.CloseWrite()
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite() // TCP's FIN, or TLS's close_notify
 	}
 	for range 16 {
 		if _, err := c.Read(buf[:]); err != nil {

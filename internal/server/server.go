@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +43,9 @@ type Options struct {
 	// RunScheduledWork after moving the clock.
 	ScheduleInterval time.Duration
 	Logger           *slog.Logger
+	// LogLevel, if set, is the level of Logger, which Reload sets from
+	// log_level.
+	LogLevel *slog.LevelVar
 }
 
 // Server is a running trent.
@@ -57,6 +59,7 @@ type Server struct {
 	service  *kms.Service
 	audit    *audit.File
 	logger   *slog.Logger
+	ops      *ops // TLS, quotas, metrics, readiness, draining (ops.go)
 
 	stop chan struct{}
 	done sync.WaitGroup
@@ -83,11 +86,16 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := OpenStore(filepath.Join(cfg.DataDir, "trent.db"), root, logger)
+	o, err := newOps(cfg, opts, logger)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{keyring: keyring, store: db, logger: logger, stop: make(chan struct{})}
+	db, err := o.openStore(cfg, root, logger)
+	if err != nil {
+		return nil, err
+	}
+	o.root = root
+	s := &Server{keyring: keyring, store: db, logger: logger, ops: o, stop: make(chan struct{})}
 	s.cfg.Store(cfg)
 	fail := func(err error) (*Server, error) {
 		s.closeResources()
@@ -103,6 +111,7 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
+	o.auditLog = s.audit
 	s.service, err = kms.New(kms.Config{
 		Store:           db,
 		RootKey:         root,
@@ -115,7 +124,10 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 		// Read at start: a reload does not change it.
 		OnDemandRotationLimit: cfg.OnDemandRotationLimit,
 		ScheduleInterval:      opts.ScheduleInterval,
-		Events:                serviceEvents{s.audit},
+		ScheduledWorkDone: func(took time.Duration, err error) {
+			o.jobDone("scheduled_work", took, err)
+		},
+		Events: serviceEvents{s.audit},
 	})
 	if err != nil {
 		return fail(err)
@@ -124,12 +136,22 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	s.listener = newLimitListener(ln, cfg.Connections())
+	lim := newLimitListener(ln, cfg.Connections())
+	s.listener = o.listen(lim)
 	apiCfg := api.Config{
 		Verifier: &auth.Verifier{Keyring: keyring, Service: "kms", Region: func(r string) bool { return s.cfg.Load().ServesRegion(r) }},
 		Service:  s.service,
-		Audit:    s.audit,
+		Audit:    o.timeAudit(s.audit),
 		Logger:   logger,
+	}
+	o.apiConfig(&apiCfg)
+	o.registerServer(s, lim)
+	if err := o.startListener(cfg.MetricsListen); err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	if cfg.Plaintext() {
+		logger.Warn("serving plain HTTP on an address that is not loopback (insecure_plaintext): requests and their answers, plaintext and data keys included, cross the network unencrypted unless something in front of trent encrypts them", "listen", cfg.Listen)
 	}
 	if cfg.Dev {
 		apiCfg.Hosts = loopbackHosts(s.listener.Addr())
@@ -161,27 +183,19 @@ func OpenStore(path string, root rootkey.Wrapper, logger *slog.Logger) (*sealed.
 	if err != nil {
 		return nil, err
 	}
-	db, status, err := sealed.Open(raw, root, nil)
-	if err != nil {
-		raw.Close()
-		return nil, err
-	}
-	if status == sealed.Legacy {
-		keys, aliases, err := kms.MigrateLegacy(db, root)
-		if err != nil {
-			raw.Close()
-			return nil, fmt.Errorf("migrating the store to the sealed record format: %w", err)
-		}
-		logger.Warn("migrated the store to the sealed record format", "keys", keys, "aliases", aliases)
-	}
-	return db, nil
+	return sealStore(raw, root, logger)
 }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.listener.Addr() }
 
 // URL is the endpoint URL clients use.
-func (s *Server) URL() string { return "http://" + s.Addr().String() }
+func (s *Server) URL() string {
+	if s.ops.certs != nil {
+		return "https://" + s.Addr().String()
+	}
+	return "http://" + s.Addr().String()
+}
 
 // Service is the KMS behind the server.
 func (s *Server) Service() *kms.Service { return s.service }
@@ -190,11 +204,12 @@ func (s *Server) Service() *kms.Service { return s.service }
 // and the audit log.
 func (s *Server) Close() error {
 	close(s.stop)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	s.ops.draining.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Load().ShutdownTimeout())
 	defer cancel()
 	err := s.http.Shutdown(ctx)
 	s.done.Wait()
-	return errors.Join(err, s.closeResources())
+	return errors.Join(err, s.ops.closeListener(), s.closeResources())
 }
 
 func (s *Server) closeResources() error {
@@ -224,6 +239,7 @@ func (s *Server) Reload(next *config.Config) error {
 		return fmt.Errorf("reopening the audit log: %w", err)
 	}
 	s.logger.Info("audit log reopened", "path", old.AuditLogPath())
+	s.reloadCertificates(old, next)
 	if next == nil {
 		return nil
 	}
@@ -240,6 +256,7 @@ func (s *Server) Reload(next *config.Config) error {
 		next = &cp
 	}
 	next.Dev = old.Dev
+	next = s.reloadOps(old, next)
 	creds, err := credentialsOf(next)
 	if err != nil {
 		return fmt.Errorf("the new configuration is refused, the old one stays: %w", err)

@@ -154,12 +154,28 @@ func Open(raw store.Store, root rootkey.Wrapper, rand io.Reader) (*Store, Status
 		s.pending = record
 		return s, Legacy, nil
 	}
-	err = raw.Update(func(tx store.Tx) error { return tx.Put(store.Meta, SecretKey, record) })
+	// Another process sharing the store (PostgreSQL) may have made the
+	// secret since the look above: then use its secret, never replace it,
+	// or the records it sealed would no longer authenticate.
+	err = raw.Update(func(tx store.Tx) error {
+		if _, err := tx.Get(store.Meta, SecretKey); err == nil {
+			return errSecretMade
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return tx.Put(store.Meta, SecretKey, record)
+	})
+	if errors.Is(err, errSecretMade) {
+		return Open(raw, root, rand)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
 	return s, New, nil
 }
+
+// errSecretMade: another process made the store secret first.
+var errSecretMade = errors.New("store: the store secret was made meanwhile")
 
 // inspect tells an empty store from one written before sealing, whose key
 // records are plain JSON objects.

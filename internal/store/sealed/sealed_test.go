@@ -272,3 +272,40 @@ func TestLegacyStoreMigrates(t *testing.T) {
 		t.Fatalf("after migration: %v %q %v", status, v, err)
 	}
 }
+
+// racingStore runs other before its first Update: another process opening
+// the same (shared) store at the same moment.
+type racingStore struct {
+	store.Store
+	once  sync.Once
+	other func()
+}
+
+func (r *racingStore) Update(fn func(store.Tx) error) error {
+	r.once.Do(r.other)
+	return r.Store.Update(fn)
+}
+
+// TestConcurrentFirstOpenSharesOneSecret: two processes opening an empty
+// shared store at once end up with the same secret; the second never
+// replaces the first's.
+func TestConcurrentFirstOpenSharesOneSecret(t *testing.T) {
+	e := newEnv(t)
+	raw := e.raw(t)
+	defer raw.Close()
+	var first *Store
+	racing := &racingStore{Store: raw, other: func() {
+		s, status, err := Open(raw, e.root, nil)
+		if err != nil || status != New {
+			t.Fatalf("the other process: %v %v", status, err)
+		}
+		first = s
+	}}
+	second, status, err := Open(racing, e.root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != Sealed || !bytes.Equal(first.Key("x"), second.Key("x")) {
+		t.Fatalf("the second opener: status %v, same secret %v", status, bytes.Equal(first.Key("x"), second.Key("x")))
+	}
+}

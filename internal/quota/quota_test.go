@@ -1,0 +1,179 @@
+package quota
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestNames(t *testing.T) {
+	for _, c := range []struct{ op, spec, want string }{
+		{"Encrypt", "", Symmetric},
+		{"GenerateMac", "", Symmetric},
+		{"GenerateRandom", "", Symmetric},
+		{"Sign", "", Asymmetric},
+		{"Decapsulate", "", Asymmetric},
+		{"CreateKey", "", "CreateKey"},
+		{"GenerateDataKeyPair", "RSA_4096", "GenerateDataKeyPair:RSA_4096"},
+		{"GenerateDataKeyPairWithoutPlaintext", "ECC_NIST_P256", "GenerateDataKeyPair:ECC_NIST_P256"},
+		{"GenerateDataKeyPair", "NOPE", ""},
+		{"GetKeyLastUsage", "", ""},
+		{"NoSuchOperation", "", ""},
+	} {
+		if got := Name(c.op, c.spec); got != c.want {
+			t.Errorf("Name(%s, %s) = %q, want %q", c.op, c.spec, got, c.want)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	for rates, ok := range map[*map[string]float64]bool{
+		{"CreateKey": 100, Symmetric: 0, Asymmetric: -1}: true,
+		{"GenerateDataKeyPair:RSA_2048": 0.5}:            true,
+		{"CreatKey": 1}:                                  false,
+		{"CreateKey": -2}:                                false,
+	} {
+		if err := Check(*rates); (err == nil) != ok {
+			t.Errorf("Check(%v) = %v", *rates, err)
+		}
+	}
+}
+
+// TestBucket: a quota of N per second lets N through at once, then one
+// every 1/N seconds; accounts, regions and quotas have buckets of their own.
+func TestBucket(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1e9, 0)}
+	l := New(map[string]float64{"CreateKey": 10}, clk.now)
+	passed := 0
+	for range 25 {
+		if l.Allow("111122223333", "us-east-1", "CreateKey") {
+			passed++
+		}
+	}
+	if passed != 10 {
+		t.Fatalf("a burst of 25 at 10/s: %d passed", passed)
+	}
+	if !l.Allow("444455556666", "us-east-1", "CreateKey") || !l.Allow("111122223333", "eu-west-1", "CreateKey") ||
+		!l.Allow("111122223333", "us-east-1", "CreateAlias") {
+		t.Fatal("another account, region or quota was throttled")
+	}
+	clk.advance(100 * time.Millisecond)
+	if !l.Allow("111122223333", "us-east-1", "CreateKey") || l.Allow("111122223333", "us-east-1", "CreateKey") {
+		t.Fatal("after 100ms at 10/s exactly one more should pass")
+	}
+	// Over 10 seconds of steady calls, about 10/s pass.
+	passed = 0
+	for range 1000 {
+		clk.advance(10 * time.Millisecond)
+		if l.Allow("111122223333", "us-east-1", "CreateKey") {
+			passed++
+		}
+	}
+	if passed < 99 || passed > 101 {
+		t.Fatalf("10s at 100 calls/s against 10/s: %d passed", passed)
+	}
+}
+
+func TestSlowQuotaAndOff(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1e9, 0)}
+	l := New(map[string]float64{"CreateKey": Unlimited}, clk.now)
+	for range 100 {
+		if !l.Allow("a", "r", "CreateKey") {
+			t.Fatal("a quota turned off throttled")
+		}
+	}
+	if !l.Allow("a", "r", "") {
+		t.Fatal("no quota throttled")
+	}
+	// 0.1/s: one, then one every ten seconds.
+	q := "GenerateDataKeyPair:RSA_4096"
+	if !l.Allow("a", "r", q) || l.Allow("a", "r", q) {
+		t.Fatal("0.1/s: the first passes, the second not")
+	}
+	clk.advance(9 * time.Second)
+	if l.Allow("a", "r", q) {
+		t.Fatal("0.1/s: passed after 9s")
+	}
+	clk.advance(time.Second)
+	if !l.Allow("a", "r", q) {
+		t.Fatal("0.1/s: not passed after 10s")
+	}
+	// Everything off, and on again.
+	l.SetEnabled(false)
+	for range 10 {
+		if !l.Allow("a", "r", q) {
+			t.Fatal("quotas turned off throttled")
+		}
+	}
+	l.SetEnabled(true)
+	if l.Allow("a", "r", q) {
+		t.Fatal("quotas turned on again did not throttle")
+	}
+	// Set takes effect at once; a lowered rate caps what the bucket holds.
+	l.Set(map[string]float64{"CreateKey": 2})
+	if r, ok := l.Rate("CreateKey"); !ok || r != 2 {
+		t.Fatalf("rate after Set: %v %v", r, ok)
+	}
+	if !l.Allow("a", "r", "CreateKey") || !l.Allow("a", "r", "CreateKey") || l.Allow("a", "r", "CreateKey") {
+		t.Fatal("after Set to 2/s: two pass, the third not")
+	}
+}
+
+// TestBucketsAreBounded: regions named by callers cannot grow the limiter
+// without bound: refilled buckets are dropped.
+func TestBucketsAreBounded(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1e9, 0)}
+	l := New(nil, clk.now)
+	for i := range 20000 {
+		l.Allow("a", fmt.Sprintf("region-%d", i), "CreateKey")
+		clk.advance(time.Millisecond) // CreateKey refills in 1s: buckets older than that are full
+	}
+	if n := l.Buckets(); n > 2*sweepAfter {
+		t.Fatalf("%d buckets after 20,000 regions", n)
+	}
+}
+
+func TestConcurrentAllow(t *testing.T) {
+	l := New(map[string]float64{"CreateKey": 1000}, nil)
+	var passed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 1000 {
+				if l.Allow("a", "r", "CreateKey") {
+					passed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	if max := 1000 + 1000*elapsed + 1; float64(passed.Load()) > max {
+		t.Fatalf("%d passed in %.3fs at 1000/s (burst 1000)", passed.Load(), elapsed)
+	}
+	if passed.Load() < 1000 {
+		t.Fatalf("only %d of the burst of 1000 passed", passed.Load())
+	}
+}
