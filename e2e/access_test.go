@@ -659,21 +659,7 @@ func writeConfigFile(t *testing.T, path, dataDir string, cfg map[string]any) {
 // runCLIAs runs the AWS CLI with a credential.
 func (s *server) runCLIAs(t *testing.T, c cred, args ...string) (string, string, error) {
 	t.Helper()
-	if _, err := os.Stat(awsCLI); err != nil {
-		t.Skipf("%s is missing", awsCLI)
-	}
-	home := t.TempDir()
-	cmd := exec.Command(awsCLI, append(args, "--endpoint-url", s.URL, "--output", "json")...)
-	cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", "AWS_ACCESS_KEY_ID=" + c.id, "AWS_SECRET_ACCESS_KEY=" + c.secret,
-		"AWS_DEFAULT_REGION=" + region, "AWS_CONFIG_FILE=" + filepath.Join(home, "none"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"), "AWS_MAX_ATTEMPTS=1", "AWS_PAGER="}
-	if c.token != "" {
-		cmd.Env = append(cmd.Env, "AWS_SESSION_TOKEN="+c.token)
-	}
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	return stdout.String(), stderr.String(), err
+	return s.runAWS(t, c, args...)
 }
 
 var (

@@ -35,6 +35,16 @@ func (s *server) cliErr(t *testing.T, args ...string) string {
 
 func (s *server) runCLI(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
+	return s.runAWS(t, cred{accessKey, secretKey, ""}, args...)
+}
+
+// runAWS runs the AWS CLI against the server as c, in the request's
+// region unless args name another (--region). Its home directory holds
+// the current KMS model (testdata/awscli-models): Debian's CLI predates
+// the operations AWS added since 2024, and the CLI prefers the models in
+// ~/.aws/models to its own.
+func (s *server) runAWS(t *testing.T, c cred, args ...string) (string, string, error) {
+	t.Helper()
 	if _, err := os.Stat(awsCLI); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is missing: scripts/install-test-deps.sh installs it", awsCLI)
@@ -42,17 +52,33 @@ func (s *server) runCLI(t *testing.T, args ...string) (string, string, error) {
 		t.Skipf("%s is missing: run scripts/install-test-deps.sh (make test does)", awsCLI)
 	}
 	home := t.TempDir()
+	models := filepath.Join(home, ".aws", "models", "kms", "2014-11-01")
+	if err := os.MkdirAll(models, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"service-2.json", "paginators-1.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "awscli-models", "kms", "2014-11-01", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(models, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cmd := exec.Command(awsCLI, append(args, "--endpoint-url", s.URL, "--output", "json")...)
 	cmd.Env = []string{
 		"HOME=" + home,
 		"PATH=/usr/bin:/bin",
-		"AWS_ACCESS_KEY_ID=" + accessKey,
-		"AWS_SECRET_ACCESS_KEY=" + secretKey,
+		"AWS_ACCESS_KEY_ID=" + c.id,
+		"AWS_SECRET_ACCESS_KEY=" + c.secret,
 		"AWS_DEFAULT_REGION=" + region,
 		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"),
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
 		"AWS_MAX_ATTEMPTS=1",
 		"AWS_PAGER=",
+	}
+	if c.token != "" {
+		cmd.Env = append(cmd.Env, "AWS_SESSION_TOKEN="+c.token)
 	}
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -169,17 +195,7 @@ func TestAWSCLIWrongSecret(t *testing.T) {
 
 func (s *server) runCLIWith(t *testing.T, id, secret string, args ...string) (string, string, error) {
 	t.Helper()
-	if _, err := os.Stat(awsCLI); err != nil {
-		t.Skipf("%s is missing", awsCLI)
-	}
-	cmd := exec.Command(awsCLI, append(args, "--endpoint-url", s.URL, "--output", "json")...)
-	home := t.TempDir()
-	cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", "AWS_ACCESS_KEY_ID=" + id, "AWS_SECRET_ACCESS_KEY=" + secret,
-		"AWS_DEFAULT_REGION=" + region, "AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_MAX_ATTEMPTS=1"}
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	return stdout.String(), stderr.String(), err
+	return s.runAWS(t, cred{id, secret, ""}, args...)
 }
 
 func mustJSON(t *testing.T, s string, v any) {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +25,9 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
+
+	"github.com/trent-kms/trent/internal/config"
+	trentserver "github.com/trent-kms/trent/internal/server"
 )
 
 const (
@@ -68,6 +72,9 @@ type server struct {
 	configPath string
 	stderr     *syncBuffer
 	exited     chan struct{}
+	// inProcess is set for a server run in the test's process
+	// (startWithClock) rather than as a trent process.
+	inProcess *trentserver.Server
 }
 
 // startServer runs trent in dev mode on a free loopback port with the given
@@ -148,6 +155,17 @@ func startTrent(t *testing.T, dataDir string, args ...string) *server {
 // stop ends the server gracefully and fails the test if it does not exit
 // cleanly (a data race report, for example, makes it exit non-zero).
 func (s *server) stop() {
+	if s.inProcess != nil {
+		srv := s.inProcess
+		s.inProcess = nil
+		if err := srv.Close(); err != nil {
+			s.t.Errorf("closing trent: %v", err)
+		}
+		return
+	}
+	if s.cmd == nil {
+		return // an in-process server, already stopped
+	}
 	select {
 	case <-s.exited:
 		return
@@ -163,6 +181,60 @@ func (s *server) stop() {
 	}
 	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
 		s.t.Errorf("trent exited with status %d: %s", code, s.stderr)
+	}
+}
+
+// testClock is the clock of a server run by startWithClock; the test moves it.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock(t time.Time) *testClock { return &testClock{t: t} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+func (c *testClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// startWithClock runs trent in dev mode in the test's own process (the
+// server package, as "trent serve" runs it), on a free loopback port, with
+// two differences only Go code can make: the service reads the time from
+// clock, and it does its scheduled work (deletions, rotations, expiry)
+// only when the test calls runScheduled. That is how a test lets years
+// pass in seconds. Requests still travel over HTTP and are signed and
+// checked against the real time.
+func startWithClock(t *testing.T, dataDir string, clock *testClock) *server {
+	t.Helper()
+	s := &server{t: t, DataDir: dataDir, stderr: new(syncBuffer), exited: make(chan struct{})}
+	cfg := config.DevConfig("127.0.0.1:0", dataDir)
+	srv, err := trentserver.Start(cfg, trentserver.Options{
+		Now:              clock.Now,
+		ScheduleInterval: -1,
+		Logger:           slog.New(slog.NewTextHandler(s.stderr, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.inProcess, s.URL = srv, srv.URL()
+	t.Cleanup(s.stop)
+	return s
+}
+
+// runScheduled does the scheduled work that is due on the server's clock.
+func (s *server) runScheduled(t *testing.T) {
+	t.Helper()
+	if _, err := s.inProcess.RunScheduledWork(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
 
