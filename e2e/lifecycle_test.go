@@ -337,7 +337,9 @@ func TestImportSymmetricWithOpenSSL(t *testing.T) {
 	}
 
 	// RSAES_OAEP_SHA_256, through the AWS CLI, with an expiry.
-	var created struct{ KeyMetadata struct{ KeyId, KeyState string } }
+	var created struct {
+		KeyMetadata struct{ KeyId, KeyState string }
+	}
 	s.cliJSON(t, &created, "kms", "create-key", "--origin", "EXTERNAL")
 	cid := created.KeyMetadata.KeyId
 	if created.KeyMetadata.KeyState != "PendingImport" {
