@@ -110,7 +110,7 @@ func (s *Service) GetPublicKey(ctx context.Context, call *Call, in *kmsapi.GetPu
 		return nil, s.internalError(ctx, "GetPublicKey", err)
 	}
 	defer k.release()
-	if err := checkUsable(k.Key); err != nil {
+	if err := checkUsable(k.Key, s.now()); err != nil {
 		return nil, err
 	}
 	if k.private == nil || k.KeyUsage == kmsapi.KeyUsageTypeGenerateVerifyMac {

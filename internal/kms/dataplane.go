@@ -23,7 +23,7 @@ func (s *Service) usableKey(call *Call, id, action string, usage kmsapi.KeyUsage
 	if err != nil {
 		return nil, err
 	}
-	if err := checkUsable(k.Key); err != nil {
+	if err := checkUsable(k.Key, s.now()); err != nil {
 		k.release()
 		return nil, err
 	}
@@ -210,7 +210,7 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 			}
 			return nil, nil, h.MaterialID, err
 		}
-		if err := checkUsable(k.Key); err != nil {
+		if err := checkUsable(k.Key, s.now()); err != nil {
 			k.release()
 			return nil, nil, h.MaterialID, err
 		}

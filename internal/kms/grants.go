@@ -563,7 +563,7 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 		if err != nil {
 			return err
 		}
-		if err := checkUsable(k); err != nil {
+		if err := checkUsable(k, s.now()); err != nil {
 			return err
 		}
 		if err := s.checkGrantRequest(in, k); err != nil {

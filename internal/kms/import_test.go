@@ -151,9 +151,15 @@ func TestImportSymmetric(t *testing.T) {
 			runScheduled(t, s)
 			decrypt(t, s, call, blob)
 			clock.Set(validTo)
+			// Expired at once, before the scheduler has deleted it.
+			_, err = s.Decrypt(ctx, &call, &kmsapi.DecryptRequest{CiphertextBlob: blob})
+			wantCode(t, err, kmsapi.KMSInvalidStateException, "is pending import.")
 			runScheduled(t, s)
 			_, err = s.Decrypt(ctx, &call, &kmsapi.DecryptRequest{CiphertextBlob: blob})
 			wantCode(t, err, kmsapi.KMSInvalidStateException, "is pending import.")
+			if st := describe(t, s, call, id).GetKeyState(); st != kmsapi.KeyStatePendingImport {
+				t.Fatalf("state %s after expiry", st)
+			}
 			clock.Set(start)
 		})
 	}

@@ -125,7 +125,7 @@ func (s *Service) ReplicateKey(ctx context.Context, call *Call, in *kmsapi.Repli
 		if !primary.MultiRegion || primary.Region != primary.PrimaryRegion {
 			return notPrimary(primary)
 		}
-		if err := checkUsable(primary); err != nil {
+		if err := checkUsable(primary, s.now()); err != nil {
 			return err
 		}
 		if !s.servesRegion(region) {
@@ -247,7 +247,7 @@ func (s *Service) UpdatePrimaryRegion(ctx context.Context, call *Call, in *kmsap
 		if !primary.MultiRegion || primary.Region != primary.PrimaryRegion {
 			return kmsapi.Errorf(kmsapi.UnsupportedOperationException, "%s is not a multi-Region primary key.", primary.ARN())
 		}
-		if err := checkUsable(primary); err != nil {
+		if err := checkUsable(primary, s.now()); err != nil {
 			return err
 		}
 		if region == primary.Region {
@@ -268,7 +268,7 @@ func (s *Service) UpdatePrimaryRegion(ctx context.Context, call *Call, in *kmsap
 			func() ([]*Grant, error) { return grantsOf(tx, replica.Region, replica.ID) }); err != nil {
 			return err
 		}
-		if err := checkUsable(replica); err != nil {
+		if err := checkUsable(replica, s.now()); err != nil {
 			return err
 		}
 		copies, err := copiesOf(tx, primary)

@@ -200,10 +200,16 @@ func isHex(s string) bool {
 // Key states: which operations a key in each state allows, and AWS's errors.
 
 // checkUsable is the state check of the cryptographic operations: only an
-// enabled key can be used.
-func checkUsable(k *Key) error {
+// enabled key can be used, and an imported key only until its material
+// expires (at that instant, even before the scheduler deletes it).
+func checkUsable(k *Key, now time.Time) error {
 	switch k.State {
 	case kmsapi.KeyStateEnabled:
+		if k.Origin == kmsapi.OriginTypeExternal {
+			if at := k.earliestExpiry(); !at.IsZero() && !now.Before(at) {
+				return kmsapi.Errorf(kmsapi.KMSInvalidStateException, "%s is pending import.", k.ARN())
+			}
+		}
 		return nil
 	case kmsapi.KeyStateDisabled:
 		return kmsapi.Errorf(kmsapi.DisabledException, "%s is disabled.", k.ARN())
