@@ -49,6 +49,10 @@ var (
 // short, and a big file there is a mistake.
 const maxPINFileSize = 1024
 
+// Check reports a configuration that cannot work, before anything is
+// loaded (the config file's checks use it); OpenPKCS11 runs it too.
+func (c PKCS11Config) Check() error { return c.check() }
+
 // check reports a configuration that cannot work before anything is loaded.
 func (c PKCS11Config) check() error {
 	switch {

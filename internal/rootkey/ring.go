@@ -1,6 +1,7 @@
 package rootkey
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -74,9 +75,12 @@ func (r *Ring) Unwrap(id string, wrapped, aad []byte) ([]byte, error) {
 }
 
 // Rewrap moves a blob to the primary root key: it unwraps with key id and
-// wraps again under the primary, with the same aad. A blob already under
-// the primary is returned as it is, so rewrapping is idempotent and the
-// caller writes only when newID != id.
+// wraps again under the primary, with the same aad, then unwraps the new
+// blob with the primary and checks that it gives the same bytes back, so
+// that a token that misbehaves is noticed before the old blob is replaced
+// (ErrRewrapMismatch). A blob already under the primary is returned as it
+// is, so rewrapping is idempotent and the caller writes only when
+// newID != id.
 func (r *Ring) Rewrap(id string, wrapped, aad []byte) (newID string, rewrapped []byte, err error) {
 	if id == r.ids[0] {
 		return id, wrapped, nil
@@ -86,7 +90,45 @@ func (r *Ring) Rewrap(id string, wrapped, aad []byte) (newID string, rewrapped [
 		return "", nil, err
 	}
 	defer clear(pt)
-	return r.Wrap(pt, aad)
+	newID, rewrapped, err = r.Wrap(pt, aad)
+	if err != nil {
+		return "", nil, err
+	}
+	back, err := r.primary.Unwrap(rewrapped, aad)
+	defer clear(back)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: the new blob does not unwrap under %s: %w", ErrRewrapMismatch, newID, err)
+	}
+	if subtle.ConstantTimeCompare(back, pt) != 1 {
+		return "", nil, fmt.Errorf("%w: the new blob unwraps under %s to other bytes", ErrRewrapMismatch, newID)
+	}
+	return newID, rewrapped, nil
+}
+
+// ErrRewrapMismatch: Rewrap made a blob that does not unwrap to what it
+// wrapped. The old blob is still good; nothing should be written.
+var ErrRewrapMismatch = errors.New("rootkey: rewrap could not be verified")
+
+// Has reports whether the ring holds the root key with this ID.
+func (r *Ring) Has(id string) bool {
+	_, ok := r.byID[id]
+	return ok
+}
+
+// PrimaryID is the ID of the primary root key.
+func (r *Ring) PrimaryID() string { return r.ids[0] }
+
+// Previous returns the IDs of the ring's keys other than the primary:
+// those whose blobs Rewrap moves.
+func (r *Ring) Previous() []string { return slices.Clone(r.ids[1:]) }
+
+// Keys returns the ring's keys, the primary first.
+func (r *Ring) Keys() []Wrapper {
+	out := make([]Wrapper, len(r.ids))
+	for i, id := range r.ids {
+		out[i] = r.byID[id]
+	}
+	return out
 }
 
 // Check refuses, with one message naming them all, the root key IDs in
@@ -112,7 +154,7 @@ func (r *Ring) unknown(ids []string) error {
 	if len(ids) > 1 {
 		what = "root keys " + strings.Join(ids, ", ")
 	}
-	return fmt.Errorf("%w: key material is wrapped by %s, but the configured ring holds only %s; configure the missing root key (an old one stays configured until `trent rootkey rewrap` has moved its material)",
+	return fmt.Errorf("%w: key material is wrapped by %s, but the configured ring holds only %s; add the missing one to root_key.previous (a previous root key stays configured until its material has been rewrapped under the current one: see trent rootkey rewrap)",
 		ErrUnknownRootKey, what, strings.Join(r.ids, ", "))
 }
 

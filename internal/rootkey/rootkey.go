@@ -85,6 +85,24 @@ func LoadOrCreateFile(path string) (*File, error) {
 	return newFile(key)
 }
 
+// CreateFile creates a new root key file at path with 32 fresh random
+// bytes, as LoadOrCreateFile does, but refuses (fs.ErrExist) if the file
+// exists: for an init command, which must never replace a root key.
+func CreateFile(path string) (*File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("rootkey: creating directory for %s: %w", path, err)
+	}
+	key := make([]byte, KeySize)
+	defer clear(key)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("rootkey: generating root key: %w", err)
+	}
+	if err := createExclusive(path, key); err != nil {
+		return nil, err
+	}
+	return newFile(key)
+}
+
 // createExclusive writes key to a new file at path with mode 0600, failing
 // if path exists. A partially written file is removed.
 func createExclusive(path string, key []byte) (err error) {
