@@ -14,11 +14,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/trent-kms/trent/internal/auth"
 	"github.com/trent-kms/trent/internal/policy"
+	"github.com/trent-kms/trent/internal/rootkey"
 )
 
 // Config is the whole configuration of a trent server. The file format is
@@ -61,11 +63,91 @@ type Config struct {
 	Dev bool `json:"-"`
 }
 
-// RootKey locates the root key. Only a key file exists today.
+// RootKey names trent's root keys, a ring: the current one (its members
+// sit at the top level: "file" or "pkcs11", exactly one), which wraps
+// everything wrapped from now on, and the previous ones, which only unwrap
+// what they wrapped until it has been rewrapped under the current one
+// (trent rootkey rewrap).
 type RootKey struct {
+	RootKeyRef
+	// Previous are older root keys, in any order. Each still wrapping
+	// something in the store must be here, or trent refuses to start.
+	Previous []RootKeyRef `json:"previous,omitempty"`
+}
+
+// RootKeyRef names one root key: a key file or a key in a PKCS#11 token.
+type RootKeyRef struct {
 	// File is the path of a 32-byte key file with mode 0600. Relative paths
-	// are relative to DataDir. Created on first start if absent.
-	File string `json:"file"`
+	// are relative to DataDir. The current one is created on first start
+	// if absent; a previous one must exist.
+	File string `json:"file,omitempty"`
+	// PKCS11 names an AES-256 key in a PKCS#11 token (an HSM). Its
+	// pin_file, if relative, is relative to DataDir.
+	PKCS11 *rootkey.PKCS11Config `json:"pkcs11,omitempty"`
+}
+
+// String describes the root key for messages (never the PIN).
+func (r RootKeyRef) String() string {
+	if r.PKCS11 != nil {
+		return fmt.Sprintf("the key labelled %q in PKCS#11 token %q", r.PKCS11.KeyLabel, r.PKCS11.TokenLabel)
+	}
+	return "the key file " + r.File
+}
+
+// Equal reports whether two rings name the same root keys in the same
+// roles.
+func (k RootKey) Equal(o RootKey) bool {
+	return slices.EqualFunc(append([]RootKeyRef{k.RootKeyRef}, k.Previous...), append([]RootKeyRef{o.RootKeyRef}, o.Previous...), RootKeyRef.equal)
+}
+
+func (r RootKeyRef) equal(o RootKeyRef) bool {
+	if (r.PKCS11 == nil) != (o.PKCS11 == nil) {
+		return false
+	}
+	return r.File == o.File && (r.PKCS11 == nil || *r.PKCS11 == *o.PKCS11)
+}
+
+// check reports a root key named badly; where is its place in the file.
+func (r RootKeyRef) check(where string) error {
+	switch {
+	case r.File == "" && r.PKCS11 == nil:
+		return fmt.Errorf(`%s: name the root key: "file" (a key file) or "pkcs11" (a key in an HSM)`, where)
+	case r.File != "" && r.PKCS11 != nil:
+		return fmt.Errorf(`%s: "file" and "pkcs11" together; a root key is one or the other (an older root key goes in root_key.previous)`, where)
+	case r.PKCS11 != nil:
+		if err := r.PKCS11.Check(); err != nil {
+			return fmt.Errorf("%s.pkcs11: %s", where, strings.TrimPrefix(err.Error(), "rootkey: pkcs11: "))
+		}
+	}
+	return nil
+}
+
+// checkRootKey checks the ring's shape: every key named once, the same
+// key not configured twice (by file path, or by module, token and label).
+func (c *Config) checkRootKey() error {
+	if err := c.RootKey.check("root_key"); err != nil {
+		return err
+	}
+	seen := map[string]string{c.rootKeyIdentity(c.RootKey.RootKeyRef): "root_key"}
+	for i, p := range c.RootKey.Previous {
+		where := fmt.Sprintf("root_key.previous[%d]", i)
+		if err := p.check(where); err != nil {
+			return err
+		}
+		id := c.rootKeyIdentity(p)
+		if first, dup := seen[id]; dup {
+			return fmt.Errorf("%s names the same root key as %s (%s)", where, first, p)
+		}
+		seen[id] = where
+	}
+	return nil
+}
+
+func (c *Config) rootKeyIdentity(r RootKeyRef) string {
+	if r.PKCS11 != nil {
+		return "pkcs11\x00" + filepath.Clean(r.PKCS11.Module) + "\x00" + r.PKCS11.TokenLabel + "\x00" + r.PKCS11.KeyLabel
+	}
+	return "file\x00" + c.Path(r.File)
 }
 
 // Account is one AWS account ID, its IAM users and roles with their
@@ -124,7 +206,7 @@ func DevConfig(listen, dataDir string) *Config {
 	return &Config{
 		Listen:   listen,
 		DataDir:  dataDir,
-		RootKey:  RootKey{File: "root.key"},
+		RootKey:  RootKey{RootKeyRef: RootKeyRef{File: "root.key"}},
 		Accounts: []Account{{ID: DevAccount, AccessKeys: []AccessKey{{ID: DevAccessKey, Secret: DevSecret}}}},
 		Dev:      true,
 	}
@@ -183,8 +265,8 @@ func (c *Config) Check() error {
 	if c.DataDir == "" {
 		return errors.New("data_dir is required")
 	}
-	if c.RootKey.File == "" {
-		return errors.New("root_key.file is required")
+	if err := c.checkRootKey(); err != nil {
+		return err
 	}
 	if len(c.Accounts) == 0 {
 		return errors.New("at least one account is required")
@@ -289,12 +371,13 @@ func (c *Config) Connections() int {
 	return c.MaxConnections
 }
 
-// RootKeyPath is the root key file's path, resolved against DataDir.
+// RootKeyPath is the current root key file's path, resolved against
+// DataDir; empty if the current root key is not a file.
 func (c *Config) RootKeyPath() string {
-	if filepath.IsAbs(c.RootKey.File) {
-		return c.RootKey.File
+	if c.RootKey.File == "" {
+		return ""
 	}
-	return filepath.Join(c.DataDir, c.RootKey.File)
+	return c.Path(c.RootKey.File)
 }
 
 // AuditLogPath is where audit records go ("-" for standard output).

@@ -129,3 +129,61 @@ func TestLoadRefusesReadableSecrets(t *testing.T) {
 		t.Fatalf("mode 0400: %v", err)
 	}
 }
+
+// TestRootKeyRing: the current root key is a file or a key in a PKCS#11
+// token, with previous ones after it, and every way to name them wrongly
+// is refused with a message that says where.
+func TestRootKeyRing(t *testing.T) {
+	account := `"accounts": [{"id": "111122223333", "access_keys": [{"id": "a", "secret": "s"}]}]`
+	load := func(rootKey string) (*Config, error) {
+		return Load(writeConfig(t, `{"listen": "127.0.0.1:4599", "data_dir": "/var/lib/trent", "root_key": `+rootKey+`, `+account+`}`))
+	}
+	hsm := `{"module": "/usr/lib/softhsm/libsofthsm2.so", "token_label": "trent", "pin_file": "hsm.pin", "key_label": "root-2"}`
+	c, err := load(`{"pkcs11": ` + hsm + `, "previous": [{"file": "root.key"}, {"pkcs11": {"module": "/usr/lib/softhsm/libsofthsm2.so", "token_label": "trent", "pin_file": "/etc/trent/hsm.pin", "key_label": "root-1"}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.RootKey
+	if k.File != "" || k.PKCS11 == nil || k.PKCS11.KeyLabel != "root-2" || k.PKCS11.TokenLabel != "trent" || k.PKCS11.PinFile != "hsm.pin" ||
+		len(k.Previous) != 2 || k.Previous[0].File != "root.key" || k.Previous[1].PKCS11.KeyLabel != "root-1" {
+		t.Fatalf("ring: %+v", k)
+	}
+	if c.RootKeyPath() != "" || c.Path(k.PKCS11.PinFile) != "/var/lib/trent/hsm.pin" || c.Path(k.Previous[0].File) != "/var/lib/trent/root.key" {
+		t.Fatalf("paths: %q %q", c.RootKeyPath(), c.Path(k.PKCS11.PinFile))
+	}
+	if got := k.String(); got != `the key labelled "root-2" in PKCS#11 token "trent"` {
+		t.Fatalf("String: %s", got)
+	}
+	same, err := load(`{"pkcs11": ` + hsm + `, "previous": [{"file": "root.key"}, {"pkcs11": {"module": "/usr/lib/softhsm/libsofthsm2.so", "token_label": "trent", "pin_file": "/etc/trent/hsm.pin", "key_label": "root-1"}}]}`)
+	if err != nil || !same.RootKey.Equal(c.RootKey) {
+		t.Fatalf("Equal on the same ring: %v", err)
+	}
+	other, _ := load(`{"pkcs11": ` + hsm + `, "previous": [{"file": "root.key"}]}`)
+	swapped, _ := load(`{"file": "root.key", "previous": [{"pkcs11": ` + hsm + `}]}`)
+	if other.RootKey.Equal(c.RootKey) || swapped.RootKey.Equal(other.RootKey) || !swapped.RootKey.Equal(swapped.RootKey) {
+		t.Fatal("Equal on different rings")
+	}
+
+	for name, tc := range map[string]struct{ rootKey, want string }{
+		"empty":                {`{}`, `root_key: name the root key: "file" (a key file) or "pkcs11"`},
+		"both":                 {`{"file": "k", "pkcs11": ` + hsm + `}`, `root_key: "file" and "pkcs11" together`},
+		"relative module":      {`{"pkcs11": {"module": "libsofthsm2.so", "token_label": "t", "pin_file": "p", "key_label": "k"}}`, `root_key.pkcs11: module "libsofthsm2.so" must be an absolute path`},
+		"no token":             {`{"pkcs11": {"module": "/m.so", "pin_file": "p", "key_label": "k"}}`, "root_key.pkcs11: token_label is required"},
+		"no pin file":          {`{"pkcs11": {"module": "/m.so", "token_label": "t", "key_label": "k"}}`, "root_key.pkcs11: pin_file is required"},
+		"no key label":         {`{"pkcs11": {"module": "/m.so", "token_label": "t", "pin_file": "p"}}`, "root_key.pkcs11: key_label is required"},
+		"long token label":     {`{"pkcs11": {"module": "/m.so", "token_label": "` + strings.Repeat("t", 33) + `", "pin_file": "p", "key_label": "k"}}`, "longer than the 32 bytes"},
+		"a PIN in the config":  {`{"pkcs11": {"module": "/m.so", "token_label": "t", "pin": "1234", "key_label": "k"}}`, "unknown field"},
+		"empty previous":       {`{"file": "k", "previous": [{}]}`, `root_key.previous[0]: name the root key`},
+		"nested previous":      {`{"file": "k", "previous": [{"file": "j", "previous": [{"file": "i"}]}]}`, "unknown field"},
+		"bad previous pkcs11":  {`{"file": "k", "previous": [{"file": "j"}, {"pkcs11": {"module": "m.so", "token_label": "t", "pin_file": "p", "key_label": "k"}}]}`, "root_key.previous[1].pkcs11: module"},
+		"same file twice":      {`{"file": "root.key", "previous": [{"file": "/var/lib/trent/root.key"}]}`, "root_key.previous[0] names the same root key as root_key (the key file /var/lib/trent/root.key)"},
+		"same hsm key twice":   {`{"pkcs11": ` + hsm + `, "previous": [{"pkcs11": ` + strings.Replace(hsm, "hsm.pin", "other.pin", 1) + `}]}`, "root_key.previous[0] names the same root key as root_key"},
+		"previous twice":       {`{"file": "a", "previous": [{"file": "b"}, {"file": "b"}]}`, "root_key.previous[1] names the same root key as root_key.previous[0]"},
+		"file and pkcs11 prev": {`{"file": "a", "previous": [{"file": "b", "pkcs11": ` + hsm + `}]}`, `root_key.previous[0]: "file" and "pkcs11" together`},
+	} {
+		_, err := load(tc.rootKey)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", name, err, tc.want)
+		}
+	}
+}

@@ -246,7 +246,7 @@ func (s *Server) Reload(next *config.Config) error {
 	if err := next.Check(); err != nil {
 		return fmt.Errorf("the new configuration is refused, the old one stays: %w", err)
 	}
-	if next.Listen != old.Listen || next.DataDir != old.DataDir || next.RootKey != old.RootKey ||
+	if next.Listen != old.Listen || next.DataDir != old.DataDir || !next.RootKey.Equal(old.RootKey) ||
 		next.AuditLogPath() != old.AuditLogPath() || next.MaxConnections != old.MaxConnections ||
 		next.AuditMaxSizeMB != old.AuditMaxSizeMB || next.AuditKeep != old.AuditKeep || next.AuditFsync != old.AuditFsync {
 		s.logger.Warn("the listen address, data directory, root key, audit and connection settings change only with a restart; the old ones stay")
