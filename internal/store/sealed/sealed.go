@@ -42,7 +42,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/trent-kms/trent/internal/rootkey"
 	"github.com/trent-kms/trent/internal/store"
@@ -95,6 +97,8 @@ type Store struct {
 	macs   sync.Pool // of hash.Hash keyed with the record MAC key
 	// pending is the wrapped secret of a Legacy store, stored by Migrate.
 	pending []byte
+	// rootID is the root key that wraps the secret, as last seen.
+	rootID atomic.Pointer[string]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -110,6 +114,18 @@ type secretRecord struct {
 // secret was wrapped by another root key or does not unwrap, and if the
 // store has sealed records but no secret.
 func Open(raw store.Store, root rootkey.Wrapper, rand io.Reader) (*Store, Status, error) {
+	ring, err := rootkey.NewRing(root)
+	if err != nil {
+		return nil, 0, err
+	}
+	return OpenRing(raw, ring, rand)
+}
+
+// OpenRing is Open with a ring of root keys: the secret is unwrapped by
+// the key of the ring that wrapped it (its record names it), and a new
+// secret is wrapped by the ring's primary. A secret wrapped by a root key
+// the ring lacks is refused, naming it.
+func OpenRing(raw store.Store, ring *rootkey.Ring, rand io.Reader) (*Store, Status, error) {
 	var rec []byte
 	var legacy, empty bool
 	err := raw.View(func(tx store.Tx) error {
@@ -128,7 +144,7 @@ func Open(raw store.Store, root rootkey.Wrapper, rand io.Reader) (*Store, Status
 		return nil, 0, err
 	}
 	if rec != nil {
-		s, err := unwrapSecret(raw, root, rec)
+		s, err := unwrapSecret(raw, ring, rec)
 		return s, Sealed, err
 	}
 	if !empty && !legacy {
@@ -141,15 +157,15 @@ func Open(raw store.Store, root rootkey.Wrapper, rand io.Reader) (*Store, Status
 	if _, err := io.ReadFull(rand, secret); err != nil {
 		return nil, 0, fmt.Errorf("store: making the store secret: %w", err)
 	}
-	wrapped, err := root.Wrap(secret, []byte(secretAAD))
+	rootID, wrapped, err := ring.Wrap(secret, []byte(secretAAD))
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: wrapping the store secret: %w", err)
 	}
-	record, err := json.Marshal(secretRecord{Version: 1, RootKey: root.ID(), Wrapped: wrapped})
+	record, err := json.Marshal(secretRecord{Version: 1, RootKey: rootID, Wrapped: wrapped})
 	if err != nil {
 		return nil, 0, err
 	}
-	s := newStore(raw, secret)
+	s := newStore(raw, secret, rootID)
 	if legacy {
 		s.pending = record
 		return s, Legacy, nil
@@ -166,7 +182,7 @@ func Open(raw store.Store, root rootkey.Wrapper, rand io.Reader) (*Store, Status
 		return tx.Put(store.Meta, SecretKey, record)
 	})
 	if errors.Is(err, errSecretMade) {
-		return Open(raw, root, rand)
+		return OpenRing(raw, ring, rand)
 	}
 	if err != nil {
 		return nil, 0, err
@@ -196,23 +212,36 @@ func inspect(tx store.Tx) (legacy, empty bool, err error) {
 	return legacy, empty, nil
 }
 
-func unwrapSecret(raw store.Store, root rootkey.Wrapper, rec []byte) (*Store, error) {
+func decodeSecretRecord(rec []byte) (secretRecord, error) {
 	var r secretRecord
 	if err := json.Unmarshal(rec, &r); err != nil || r.Version != 1 {
-		return nil, errors.New("store: the store secret record is malformed: the data directory was tampered with or damaged")
+		return r, errors.New("store: the store secret record is malformed: the data directory was tampered with or damaged")
 	}
-	if r.RootKey != root.ID() {
-		return nil, fmt.Errorf("store: this store was written under root key %s, but the configured root key is %s: configure the root key the store was created with", r.RootKey, root.ID())
-	}
-	secret, err := root.Unwrap(r.Wrapped, []byte(secretAAD))
-	if err != nil {
-		return nil, fmt.Errorf("store: root key %s does not unwrap the store secret: the data directory was tampered with or damaged", root.ID())
-	}
-	return newStore(raw, secret), nil
+	return r, nil
 }
 
-func newStore(raw store.Store, secret []byte) *Store {
+func unwrapSecret(raw store.Store, ring *rootkey.Ring, rec []byte) (*Store, error) {
+	r, err := decodeSecretRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	if !ring.Has(r.RootKey) {
+		configured := "the configured root key is " + ring.PrimaryID()
+		if ids := ring.IDs(); len(ids) > 1 {
+			configured = "the configured root keys are " + strings.Join(ids, ", ")
+		}
+		return nil, fmt.Errorf("store: this store was written under root key %s, but %s: configure the root key the store was created with (as root_key, or in root_key.previous while its material is rewrapped)", r.RootKey, configured)
+	}
+	secret, err := ring.Unwrap(r.RootKey, r.Wrapped, []byte(secretAAD))
+	if err != nil {
+		return nil, fmt.Errorf("store: root key %s does not unwrap the store secret: the data directory was tampered with or damaged, or the root key could not be used (%v)", r.RootKey, err)
+	}
+	return newStore(raw, secret, r.RootKey), nil
+}
+
+func newStore(raw store.Store, secret []byte, rootID string) *Store {
 	s := &Store{raw: raw, secret: secret}
+	s.rootID.Store(&rootID)
 	macKey := s.Key("trent record mac v1")
 	s.macs.New = func() any { return hmac.New(sha256.New, macKey) }
 	return s
@@ -252,6 +281,78 @@ func (s *Store) Migrate(fn func(legacy, sealed store.Tx) error) error {
 // Raw is the store underneath, for what works on the backend itself
 // (store.Scrubber).
 func (s *Store) Raw() store.Store { return s.raw }
+
+// RootKeyID is the ID of the root key that wraps the store secret, as read
+// at open or set by RewrapSecret.
+func (s *Store) RootKeyID() string { return *s.rootID.Load() }
+
+// RewrapSecret moves the store secret to the ring's primary root key if
+// another key of the ring wraps it, and reports whether it did. The new
+// wrapping is checked (rootkey.Ring.Rewrap) and must unwrap to the secret
+// this Store holds; the record is replaced only if it is still the one
+// that was read, so a process sharing the store that rewraps it at the
+// same time is not overwritten (RewrapSecret then reads the record again).
+// The secret itself does not change, so neither do the record tags or the
+// keys derived from it.
+func (s *Store) RewrapSecret(ring *rootkey.Ring) (bool, error) {
+	for attempt := 0; ; attempt++ {
+		var rec []byte
+		err := s.raw.View(func(tx store.Tx) error {
+			v, err := tx.Get(store.Meta, SecretKey)
+			rec = bytes.Clone(v)
+			return err
+		})
+		if err != nil {
+			return false, fmt.Errorf("store: reading the store secret: %w", err)
+		}
+		r, err := decodeSecretRecord(rec)
+		if err != nil {
+			return false, err
+		}
+		if r.RootKey == ring.PrimaryID() {
+			s.rootID.Store(&r.RootKey)
+			return false, nil
+		}
+		secret, err := ring.Unwrap(r.RootKey, r.Wrapped, []byte(secretAAD))
+		if err != nil {
+			return false, fmt.Errorf("store: unwrapping the store secret with root key %s: %w", r.RootKey, err)
+		}
+		same := hmac.Equal(secret, s.secret)
+		clear(secret)
+		if !same {
+			return false, errors.New("store: the store secret in the store is not the one this process opened: the data directory was tampered with or damaged")
+		}
+		newID, wrapped, err := ring.Rewrap(r.RootKey, r.Wrapped, []byte(secretAAD))
+		if err != nil {
+			return false, fmt.Errorf("store: rewrapping the store secret: %w", err)
+		}
+		next, err := json.Marshal(secretRecord{Version: 1, RootKey: newID, Wrapped: wrapped})
+		if err != nil {
+			return false, err
+		}
+		err = s.raw.Update(func(tx store.Tx) error {
+			v, err := tx.Get(store.Meta, SecretKey)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(v, rec) {
+				return errSecretChanged
+			}
+			return tx.Put(store.Meta, SecretKey, next)
+		})
+		if errors.Is(err, errSecretChanged) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("store: storing the rewrapped store secret: %w", err)
+		}
+		s.rootID.Store(&newID)
+		return true, nil
+	}
+}
+
+// errSecretChanged: the secret record changed between read and write.
+var errSecretChanged = errors.New("store: the store secret record changed meanwhile")
 
 func (s *Store) View(fn func(store.Tx) error) error {
 	return s.raw.View(func(tx store.Tx) error { return fn(sealedTx{tx, s}) })

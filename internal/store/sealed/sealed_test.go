@@ -2,6 +2,7 @@ package sealed
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -308,4 +309,109 @@ func TestConcurrentFirstOpenSharesOneSecret(t *testing.T) {
 	if status != Sealed || !bytes.Equal(first.Key("x"), second.Key("x")) {
 		t.Fatalf("the second opener: status %v, same secret %v", status, bytes.Equal(first.Key("x"), second.Key("x")))
 	}
+}
+
+// TestStoreSecretMovesToANewRootKey: a ring whose previous key wrapped the
+// store secret opens the store, RewrapSecret moves the secret to the
+// primary without changing it (records still authenticate), and then the
+// new root key alone opens the store while the old one alone is refused.
+func TestStoreSecretMovesToANewRootKey(t *testing.T) {
+	e := newEnv(t)
+	s, _ := e.open(t)
+	put(t, s, store.Keys, "k", "v")
+	derived := s.Key("purpose")
+	s.Close()
+	next, err := rootkey.LoadOrCreateFile(filepath.Join(t.TempDir(), "next.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := rootkey.NewRing(next, e.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, status, err := OpenRing(e.raw(t), ring, nil)
+	if err != nil || status != Sealed || s.RootKeyID() != e.root.ID() {
+		t.Fatalf("OpenRing with the old key as previous: %v, %v, %s", status, err, s.RootKeyID())
+	}
+	moved, err := s.RewrapSecret(ring)
+	if err != nil || !moved || s.RootKeyID() != next.ID() {
+		t.Fatalf("RewrapSecret: %v, %v, %s", moved, err, s.RootKeyID())
+	}
+	if moved, err := s.RewrapSecret(ring); err != nil || moved {
+		t.Fatalf("second RewrapSecret: %v, %v", moved, err)
+	}
+	if v, err := get(s, store.Keys, "k"); err != nil || v != "v" {
+		t.Fatalf("a record after the rewrap: %q, %v", v, err)
+	}
+	if !bytes.Equal(s.Key("purpose"), derived) {
+		t.Fatal("the derived keys changed with the rewrap")
+	}
+	var rec secretRecord
+	s.raw.View(func(tx store.Tx) error {
+		v, err := tx.Get(store.Meta, SecretKey)
+		if err == nil {
+			err = json.Unmarshal(v, &rec)
+		}
+		return err
+	})
+	if rec.RootKey != next.ID() {
+		t.Fatalf("the secret record names %s", rec.RootKey)
+	}
+	s.Close()
+
+	raw := e.raw(t)
+	s, _, err = Open(raw, next, nil)
+	if err != nil {
+		t.Fatalf("Open with the new key alone: %v", err)
+	}
+	if v, err := get(s, store.Keys, "k"); err != nil || v != "v" {
+		t.Fatalf("a record with the new key alone: %q, %v", v, err)
+	}
+	s.Close()
+	raw = e.raw(t)
+	defer raw.Close()
+	oldOnly, _ := rootkey.NewRing(e.root)
+	_, _, err = OpenRing(raw, oldOnly, nil)
+	if err == nil || !strings.Contains(err.Error(), "this store was written under root key "+next.ID()) ||
+		!strings.Contains(err.Error(), "the configured root key is "+e.root.ID()) {
+		t.Fatalf("OpenRing with the old key alone: %v", err)
+	}
+}
+
+// TestUnknownSecretKeyNamesTheRing: a ring lacking the secret's root key
+// is refused with every ID it holds.
+func TestUnknownSecretKeyNamesTheRing(t *testing.T) {
+	e := newEnv(t)
+	s, _ := e.open(t)
+	s.Close()
+	a, _ := rootkey.LoadOrCreateFile(filepath.Join(t.TempDir(), "a.key"))
+	b, _ := rootkey.LoadOrCreateFile(filepath.Join(t.TempDir(), "b.key"))
+	ring, _ := rootkey.NewRing(a, b)
+	raw := e.raw(t)
+	defer raw.Close()
+	_, _, err := OpenRing(raw, ring, nil)
+	if err == nil || !strings.Contains(err.Error(), "written under root key "+e.root.ID()) ||
+		!strings.Contains(err.Error(), "the configured root keys are "+a.ID()+", "+b.ID()) {
+		t.Fatalf("OpenRing: %v", err)
+	}
+}
+
+// TestRewrapSecretChecksTheSecret: RewrapSecret refuses to replace a
+// secret record that does not hold the secret this Store uses.
+func TestRewrapSecretChecksTheSecret(t *testing.T) {
+	e := newEnv(t)
+	s, _ := e.open(t)
+	next, _ := rootkey.LoadOrCreateFile(filepath.Join(t.TempDir(), "next.key"))
+	ring, _ := rootkey.NewRing(next, e.root)
+	// Another valid record, of another secret, under the old key.
+	other, err := e.root.Wrap(bytes.Repeat([]byte{7}, 32), []byte(secretAAD))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := json.Marshal(secretRecord{Version: 1, RootKey: e.root.ID(), Wrapped: other})
+	s.raw.Update(func(tx store.Tx) error { return tx.Put(store.Meta, SecretKey, rec) })
+	if moved, err := s.RewrapSecret(ring); err == nil || moved || !strings.Contains(err.Error(), "not the one this process opened") {
+		t.Fatalf("RewrapSecret over another secret: %v, %v", moved, err)
+	}
+	s.Close()
 }
