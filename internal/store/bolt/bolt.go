@@ -3,6 +3,7 @@ package bolt
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,6 +35,10 @@ var (
 	_ store.Scrubber = (*Store)(nil)
 )
 
+// ErrLocked: another process (a running trent) has the store file open;
+// bbolt allows one process at a time.
+var ErrLocked = errors.New("another process has it open (a running trent?)")
+
 // Open opens (creating if needed) the store file at path, with mode 0600.
 func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -41,6 +46,9 @@ func Open(path string) (*Store, error) {
 	}
 	// The timeout turns "another trent holds the lock" into an error instead of a hang.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("store: opening %s: %w", path, ErrLocked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}

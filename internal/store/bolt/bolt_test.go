@@ -3,9 +3,11 @@ package bolt
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -184,5 +186,19 @@ func TestScrubWhileBusy(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// TestOpenWhileOpenIsErrLocked: a second process (here a second open)
+// gets ErrLocked after the timeout, not a hang or an obscure error.
+func TestOpenWhileOpenIsErrLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trent.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := Open(path); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("second Open: %v", err)
 	}
 }
