@@ -275,7 +275,7 @@ func (s *Service) wrappingKey(tx store.Tx, k *Key, tokenID []byte) (*rsa.Private
 	if err := json.Unmarshal(v, &p); err != nil {
 		return nil, "", err
 	}
-	der, err := s.root.Unwrap(p.Wrapped, importParamsAAD(k, tokenID))
+	der, err := s.ring.Unwrap(p.RootKey, p.Wrapped, importParamsAAD(k, tokenID))
 	if err != nil {
 		return nil, "", errors.Join(errTampered, err)
 	}

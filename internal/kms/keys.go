@@ -236,7 +236,10 @@ func keyUsageFor(spec kmsapi.KeySpec, usage *kmsapi.KeyUsageType) (kmsapi.KeyUsa
 // unwrap returns the plaintext of a key's material. Callers clear it when
 // done. Material that does not unwrap was tampered with: errTampered.
 func (s *Service) unwrap(k *Key, m *Material) ([]byte, error) {
-	secret, err := s.root.Unwrap(m.Wrapped, materialAAD(k, m.ID))
+	secret, err := s.ring.Unwrap(m.RootKey, m.Wrapped, materialAAD(k, m.ID))
+	if unknownRootKey(err) {
+		return nil, fmt.Errorf("material %s of key %s: %w", m.ID, k.ARN(), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: material %s of key %s does not unwrap under its attributes: %v", errTampered, m.ID, k.ARN(), err)
 	}

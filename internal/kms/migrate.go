@@ -23,7 +23,10 @@ import (
 //
 // The migration trusts the old store: run the upgrade on a data directory
 // nobody has tampered with. It returns how many keys and aliases it moved.
-func MigrateLegacy(st *sealed.Store, root rootkey.Wrapper) (keys, aliases int, err error) {
+//
+// Each material is unwrapped by the root key of ring that its record
+// names (the ring's primary if it names none) and wrapped by the primary.
+func MigrateLegacy(st *sealed.Store, ring *rootkey.Ring) (keys, aliases int, err error) {
 	err = st.Migrate(func(legacy, tx store.Tx) error {
 		keys, aliases = 0, 0 // the store may run this more than once
 		old := map[store.Table][]record{}
@@ -58,16 +61,19 @@ func MigrateLegacy(st *sealed.Store, root rootkey.Wrapper) (keys, aliases int, e
 			}
 			for i := range k.Materials {
 				m := &k.Materials[i]
-				secret, err := root.Unwrap(m.Wrapped, materialAADv1(k.ID, m.ID))
+				rootID := m.RootKey
+				if rootID == "" {
+					rootID = ring.PrimaryID()
+				}
+				secret, err := ring.Unwrap(rootID, m.Wrapped, materialAADv1(k.ID, m.ID))
 				if err != nil {
 					return fmt.Errorf("legacy key %s: material %s does not unwrap: %w", k.ID, m.ID, err)
 				}
-				m.Wrapped, err = root.Wrap(secret, materialAAD(k, m.ID))
+				m.RootKey, m.Wrapped, err = ring.Wrap(secret, materialAAD(k, m.ID))
 				clear(secret)
 				if err != nil {
 					return err
 				}
-				m.RootKey = root.ID()
 			}
 			if err := putKey(tx, k); err != nil {
 				return err

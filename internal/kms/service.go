@@ -68,6 +68,10 @@ type Call struct {
 type Config struct {
 	Store   store.Store
 	RootKey rootkey.Wrapper
+	// RootKeys, if set, is the ring of root keys (rewrap.go): its primary
+	// wraps, and each material is unwrapped by the key that wrapped it.
+	// Without it the ring is RootKey alone.
+	RootKeys *rootkey.Ring
 	// Authorizer decides every call; nil means PolicyAuthorizer.
 	Authorizer Authorizer
 	// PrincipalExists reports whether a principal a key policy or grant
@@ -118,7 +122,8 @@ type Config struct {
 // background work and wipes the keys it holds in memory.
 type Service struct {
 	store store.Store
-	root  rootkey.Wrapper
+	root  rootkey.Wrapper // the ring's primary: it wraps
+	ring  *rootkey.Ring   // unwraps, by the ID stored with each blob
 	authz Authorizer
 	// principalExists, grantTokenKey, importKey, servesRegion,
 	// onDemandLimit, events: see Config.
@@ -148,7 +153,7 @@ type Service struct {
 
 // New returns a Service over the given store and root key.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.RootKey == nil {
+	if cfg.Store == nil || (cfg.RootKey == nil && cfg.RootKeys == nil) {
 		return nil, errors.New("kms: a store and a root key are required")
 	}
 	s := &Service{
@@ -165,6 +170,9 @@ func New(cfg Config) (*Service, error) {
 		now:             cfg.Now,
 		rand:            cfg.Rand,
 		logger:          cfg.Logger,
+	}
+	if err := s.useRootKeys(cfg.RootKey, cfg.RootKeys); err != nil {
+		return nil, err
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -47,7 +47,7 @@ type ops struct {
 
 	// What readiness checks; set by Start as it opens them.
 	rawStore store.Store
-	root     rootkey.Wrapper
+	root     *rootkey.Ring
 	auditLog *audit.File
 
 	draining atomic.Bool
@@ -350,13 +350,17 @@ func (o *ops) checkParts() error {
 		}
 	}
 	if o.root != nil {
-		wrapped, err := o.root.Wrap(readyValue, readyAAD)
-		if err != nil {
-			return fmt.Errorf("root key: %w", err)
-		}
-		back, err := o.root.Unwrap(wrapped, readyAAD)
-		if err != nil || !bytes.Equal(back, readyValue) {
-			return fmt.Errorf("root key: a test value does not unwrap: %v", err)
+		// Every key of the ring: a previous one still unwraps what it
+		// wrapped until that is rewrapped.
+		for _, k := range o.root.Keys() {
+			wrapped, err := k.Wrap(readyValue, readyAAD)
+			if err != nil {
+				return fmt.Errorf("root key %s: %w", k.ID(), err)
+			}
+			back, err := k.Unwrap(wrapped, readyAAD)
+			if err != nil || !bytes.Equal(back, readyValue) {
+				return fmt.Errorf("root key %s: a test value does not unwrap: %v", k.ID(), err)
+			}
 		}
 	}
 	if o.auditLog != nil {

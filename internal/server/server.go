@@ -46,6 +46,10 @@ type Options struct {
 	// LogLevel, if set, is the level of Logger, which Reload sets from
 	// log_level.
 	LogLevel *slog.LevelVar
+	// HoldRootKeyRewrap, if set, delays the rewrap that starts with trent
+	// when a previous root key still wraps something, until it is closed:
+	// a test starts its load first.
+	HoldRootKeyRewrap <-chan struct{}
 }
 
 // Server is a running trent.
@@ -56,6 +60,7 @@ type Server struct {
 	listener net.Listener
 	http     *http.Server
 	store    store.Store
+	rootKeys *rootkey.Ring
 	service  *kms.Service
 	audit    *audit.File
 	logger   *slog.Logger
@@ -78,28 +83,37 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	if err := privateDir(cfg.DataDir, logger); err != nil {
 		return nil, err
 	}
-	root, err := rootkey.LoadOrCreateFile(cfg.RootKeyPath())
+	ring, err := OpenRootKeys(cfg, true)
 	if err != nil {
 		return nil, err
 	}
+	root := ring.Primary()
 	keyring, err := keyringOf(cfg)
 	if err != nil {
+		ring.Close()
 		return nil, err
 	}
 	o, err := newOps(cfg, opts, logger)
 	if err != nil {
+		ring.Close()
 		return nil, err
 	}
-	db, err := o.openStore(cfg, root, logger)
+	db, err := o.openStore(cfg, ring, logger)
 	if err != nil {
+		ring.Close()
 		return nil, err
 	}
-	o.root = root
-	s := &Server{keyring: keyring, store: db, logger: logger, ops: o, stop: make(chan struct{})}
+	o.root = ring
+	s := &Server{keyring: keyring, store: db, rootKeys: ring, logger: logger, ops: o, stop: make(chan struct{})}
 	s.cfg.Store(cfg)
 	fail := func(err error) (*Server, error) {
 		s.closeResources()
 		return nil, err
+	}
+	logRootKeys(logger, ring)
+	staleRootKeys, err := kms.PrepareRootKeys(db, ring, logger)
+	if err != nil {
+		return fail(err)
 	}
 	s.audit, err = audit.OpenFile(cfg.AuditLogPath(), audit.Options{
 		RootKey: root,
@@ -115,6 +129,7 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 	s.service, err = kms.New(kms.Config{
 		Store:           db,
 		RootKey:         root,
+		RootKeys:        ring,
 		Now:             opts.Now,
 		Logger:          logger,
 		PrincipalExists: func(p string) bool { return s.cfg.Load().PrincipalExists(p) },
@@ -172,6 +187,7 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 			logger.Error("serving stopped", "err", err)
 		}
 	}()
+	s.startRootKeyRewrap(db, ring, staleRootKeys, opts.HoldRootKeyRewrap)
 	return s, nil
 }
 
@@ -183,7 +199,12 @@ func OpenStore(path string, root rootkey.Wrapper, logger *slog.Logger) (*sealed.
 	if err != nil {
 		return nil, err
 	}
-	return sealStore(raw, root, logger)
+	ring, err := rootkey.NewRing(root)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	return sealStore(raw, ring, logger)
 }
 
 // Addr is the address the server listens on.
@@ -222,6 +243,9 @@ func (s *Server) closeResources() error {
 	}
 	if s.audit != nil {
 		errs = append(errs, s.audit.Close())
+	}
+	if s.rootKeys != nil {
+		errs = append(errs, s.rootKeys.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -41,26 +41,27 @@ func openBackend(cfg *config.Config, logger *slog.Logger) (store.Store, error) {
 }
 
 // openStore opens the backend, timed for metrics, with its records sealed.
-func (o *ops) openStore(cfg *config.Config, root rootkey.Wrapper, logger *slog.Logger) (*sealed.Store, error) {
+func (o *ops) openStore(cfg *config.Config, ring *rootkey.Ring, logger *slog.Logger) (*sealed.Store, error) {
 	raw, err := openBackend(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
 	o.rawStore = o.timeStore(raw)
-	return sealStore(o.rawStore, root, logger)
+	return sealStore(o.rawStore, ring, logger)
 }
 
-// sealStore opens raw with its records sealed under root's store secret,
-// migrating a store written before records were sealed. It refuses a store
-// written under another root key. On failure raw is closed.
-func sealStore(raw store.Store, root rootkey.Wrapper, logger *slog.Logger) (*sealed.Store, error) {
-	db, status, err := sealed.Open(raw, root, nil)
+// sealStore opens raw with its records sealed under its store secret,
+// which a root key of ring wraps, migrating a store written before records
+// were sealed. It refuses a store whose secret no root key of the ring
+// wraps. On failure raw is closed.
+func sealStore(raw store.Store, ring *rootkey.Ring, logger *slog.Logger) (*sealed.Store, error) {
+	db, status, err := sealed.OpenRing(raw, ring, nil)
 	if err != nil {
 		raw.Close()
 		return nil, err
 	}
 	if status == sealed.Legacy {
-		keys, aliases, err := kms.MigrateLegacy(db, root)
+		keys, aliases, err := kms.MigrateLegacy(db, ring)
 		if err != nil {
 			raw.Close()
 			return nil, fmt.Errorf("migrating the store to the sealed record format: %w", err)
