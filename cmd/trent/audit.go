@@ -5,9 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/trent-kms/trent/internal/audit"
-	"github.com/trent-kms/trent/internal/rootkey"
+	"github.com/trent-kms/trent/internal/server"
 )
 
 // auditVerify checks audit log files with the root key of the trent that
@@ -19,7 +20,9 @@ func auditVerify(args []string, stdout io.Writer) error {
 
 Checks that audit log files, given oldest first (audit.jsonl.2 audit.jsonl.1
 audit.jsonl), form one unbroken chain whose checkpoints the root key
-authenticates. It reports the first record that was changed, removed,
+authenticates, with the root keys of the configuration (the current one
+and those in root_key.previous: each segment of the log names the root key
+that wrapped its key). It reports the first record that was changed, removed,
 inserted or reordered, and exits 1 if there is one.`)
 		fs.PrintDefaults()
 	}
@@ -36,15 +39,16 @@ inserted or reordered, and exits 1 if there is one.`)
 	if err != nil {
 		return err
 	}
-	root, err := rootkey.OpenFile(cfg.RootKeyPath())
+	ring, err := server.OpenRootKeys(cfg, false)
 	if err != nil {
 		return err
 	}
+	defer ring.Close()
 	unwrap := func(id string, wrapped, aad []byte) ([]byte, error) {
-		if id != root.ID() {
-			return nil, fmt.Errorf("the configured root key is %s", root.ID())
+		if !ring.Has(id) {
+			return nil, fmt.Errorf("the configured root keys are %s", strings.Join(ring.IDs(), ", "))
 		}
-		return root.Unwrap(wrapped, aad)
+		return ring.Unwrap(id, wrapped, aad)
 	}
 	report, err := audit.Verify(fs.Args(), unwrap)
 	if err != nil {

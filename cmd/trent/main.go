@@ -2,6 +2,8 @@
 //
 //	trent serve [--config FILE] [--listen ADDR] [--data DIR]
 //	trent audit verify [--config FILE | --data DIR] FILE...
+//	trent rootkey init [--config FILE | --data DIR]
+//	trent rootkey rewrap [--config FILE | --data DIR]
 //	trent policy explain --config FILE --principal ARN --action ACTION ...
 //	trent encrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
 //	trent decrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
@@ -22,6 +24,8 @@ const usage = `trent is a key management service that speaks the AWS KMS API.
 Usage:
   trent serve [--config FILE] [--listen ADDR] [--data DIR] [--cpuprofile FILE]
   trent audit verify [--config FILE | --data DIR] FILE...
+  trent rootkey init [--config FILE | --data DIR]
+  trent rootkey rewrap [--config FILE | --data DIR]
   trent policy explain --config FILE --principal ARN --action ACTION (--key-policy FILE --key-arn ARN | --endpoint-url URL --key-id KEY)
   trent encrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
   trent decrypt --key-id KEY... -i INPUT -o OUTPUT [--context k=v]...
@@ -41,6 +45,10 @@ func main() {
 		err = serve(args, os.Stdout)
 	case cmd == "audit" && len(args) > 0 && args[0] == "verify":
 		err = auditVerify(args[1:], os.Stdout)
+	case cmd == "rootkey" && len(args) > 0 && args[0] == "init":
+		err = rootkeyInit(args[1:], os.Stdout)
+	case cmd == "rootkey" && len(args) > 0 && args[0] == "rewrap":
+		err = rootkeyRewrap(args[1:], os.Stdout)
 	case cmd == "policy" && len(args) > 0 && args[0] == "explain":
 		err = policyExplain(args[1:], os.Stdout)
 		if errors.Is(err, errDenied) {
