@@ -554,7 +554,7 @@ func (p *PKCS11) findKey(h p11.SessionHandle) (p11.ObjectHandle, error) {
 	}
 	switch len(objs) {
 	case 0:
-		return 0, fmt.Errorf("rootkey: pkcs11: token %q has no key labelled %q (create one with GeneratePKCS11Key, the root key init command): %w", p.cfg.TokenLabel, p.cfg.KeyLabel, ErrKeyNotFound)
+		return 0, fmt.Errorf("rootkey: pkcs11: token %q has no key labelled %q (trent rootkey init creates it): %w", p.cfg.TokenLabel, p.cfg.KeyLabel, ErrKeyNotFound)
 	case 1:
 		return objs[0], nil
 	default:
