@@ -36,9 +36,14 @@ import (
 // from a full scan, once.
 //
 // What the register cannot see is a process that still wraps with a key
-// that another process's rewrap is moving away from: every process sharing
-// a store must have the new primary before a rewrap starts (see
-// docs/configuration.md, "Rotating the root key").
+// that another process's rewrap has moved away from (a node of a shared
+// store not yet switched to the new root key): the rewrap drops the key
+// from the register once it has found nothing left under it, and the
+// other process goes on wrapping with it. So a rewrap reads every key, not
+// only those the register points to; trent runs one at every start while
+// its ring has previous keys, and the last node to switch to the new root
+// key finds what the others wrapped meanwhile (docs/configuration.md,
+// "Rotating the root key").
 
 // rootKeysKey is the register's record in store.Meta (sealed, like every
 // record but the store secret).

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -145,16 +144,18 @@ func logRootKeys(logger *slog.Logger, ring *rootkey.Ring) {
 	logger.Info("root key", "current", ring.PrimaryID())
 }
 
-// startRootKeyRewrap moves, in the background while trent serves,
-// whatever a previous root key of the ring still wraps (stale: the
-// previous keys the store's register names; the store secret says its
-// own). It runs once per start; hold, if set, delays it (tests start their
-// load first). Close stops it between two batches.
+// startRootKeyRewrap runs, in the background while trent serves, a
+// rewrap of everything a previous root key of the ring still wraps, once
+// per start, whenever the ring has previous keys. It reads every key even
+// when the store's register (stale: the previous keys it names) says
+// nothing is left: another node sharing the store may have wrapped with a
+// previous key after the register was last brought up to date, and the
+// last node to start with the new current key must find that. hold, if
+// set, delays the rewrap (tests start their load first). Close stops it
+// between two batches.
 func (s *Server) startRootKeyRewrap(db *sealed.Store, ring *rootkey.Ring, stale []string, hold <-chan struct{}) {
-	if len(stale) == 0 && db.RootKeyID() == ring.PrimaryID() {
-		if len(ring.Previous()) > 0 {
-			s.logger.Info("nothing in the store is wrapped by a previous root key; they can be removed from root_key.previous", "previous", strings.Join(ring.Previous(), ","))
-		}
+	previous := ring.Previous()
+	if len(previous) == 0 {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -176,11 +177,8 @@ func (s *Server) startRootKeyRewrap(db *sealed.Store, ring *rootkey.Ring, stale 
 				return
 			}
 		}
-		from := stale
-		if id := db.RootKeyID(); id != ring.PrimaryID() && !slices.Contains(from, id) {
-			from = append(from, id)
-		}
-		s.logger.Info("root key rewrap started: moving what previous root keys wrap to the current one, while serving", "from", strings.Join(from, ","), "to", ring.PrimaryID())
+		s.logger.Info("root key rewrap started: moving what previous root keys wrap to the current one, while serving",
+			"from", strings.Join(previous, ","), "to", ring.PrimaryID(), "registered", strings.Join(stale, ","), "store_secret", db.RootKeyID())
 		start := time.Now()
 		report := &kms.RewrapReport{}
 		moved, err := db.RewrapSecret(ring)
@@ -197,8 +195,8 @@ func (s *Server) startRootKeyRewrap(db *sealed.Store, ring *rootkey.Ring, stale 
 			s.logger.Error("root key rewrap done, but some things are still wrapped by previous root keys (see the errors above); keep those keys in root_key.previous",
 				"keys", report.Keys, "materials", report.Materials, "import_parameters", report.ImportParams, "failed", report.Failed, "remaining", remainingString(report.Remaining))
 		default:
-			s.logger.Info("root key rewrap done: nothing is wrapped by the previous root keys any more; they can be removed from root_key.previous",
-				"previous", strings.Join(ring.Previous(), ","), "store_secret", report.StoreSecret, "keys", report.Keys, "materials", report.Materials, "import_parameters", report.ImportParams, "took", time.Since(start).Round(time.Millisecond))
+			s.logger.Info("root key rewrap done: nothing is wrapped by the previous root keys any more; they can be removed from root_key.previous once no other trent sharing the store uses them as its current root key",
+				"previous", strings.Join(previous, ","), "store_secret", report.StoreSecret, "keys", report.Keys, "materials", report.Materials, "import_parameters", report.ImportParams, "took", time.Since(start).Round(time.Millisecond))
 		}
 	}()
 }
