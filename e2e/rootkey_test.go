@@ -766,3 +766,77 @@ func TestRootKeyRotationOnPostgresWhileServing(t *testing.T) {
 		t.Fatalf("node b: %q", pt)
 	}
 }
+
+// TestRootKeyRotationBetweenHSMKeysWithTheCommand: from one key in the
+// token to another, with trent stopped: trent rootkey rewrap moves the
+// store secret, every material and the import wrapping key, says so, and
+// trent then starts with the new key alone (and has nothing to rewrap).
+func TestRootKeyRotationBetweenHSMKeysWithTheCommand(t *testing.T) {
+	cfgDir, dataDir := t.TempDir(), t.TempDir()
+	first := newToken(t, cfgDir, "trent-root-5a")
+	second := map[string]any{}
+	for k, v := range first {
+		second[k] = v
+	}
+	second["key_label"] = "trent-root-5b"
+	firstCfg := filepath.Join(cfgDir, "first.json")
+	writeConfigFile(t, firstCfg, dataDir, configWith(map[string]any{"pkcs11": first}))
+	ringCfg := filepath.Join(cfgDir, "ring.json")
+	writeConfigFile(t, ringCfg, dataDir, configWith(map[string]any{"pkcs11": second, "previous": []any{map[string]any{"pkcs11": first}}}))
+	secondCfg := filepath.Join(cfgDir, "second.json")
+	writeConfigFile(t, secondCfg, dataDir, configWith(map[string]any{"pkcs11": second}))
+
+	firstID := initRootKey(t, firstCfg)
+	s := startTrent(t, dataDir, "serve", "--config", firstCfg)
+	f := makeFixture(t, s, 3)
+	s.stop()
+	secondID := initRootKey(t, ringCfg)
+	if secondID == firstID {
+		t.Fatal("two keys with one ID")
+	}
+	refusedAtStart(t, secondCfg, "this store was written under root key "+firstID)
+
+	out, err := trentCommand(t, "rootkey", "rewrap", "--config", ringCfg)
+	// 3 symmetric keys, one with two extra materials, the multi-Region key
+	// in two Regions, RSA, HMAC: 9 materials in 7 key records.
+	for _, want := range []string{"current root key: " + secondID, "previous root keys: " + firstID, "store secret: rewrapped",
+		"key records rewritten: 7 (9 key materials rewrapped)", "import wrapping keys rewrapped: 1", "nothing is wrapped by " + firstID + " any more"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("rootkey rewrap does not say %q: %v\n%s", want, err, out)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = startTrent(t, dataDir, "serve", "--config", secondCfg)
+	f.check(t, s)
+	if strings.Contains(s.stderr.String(), "root key rewrap started") {
+		t.Fatal("a trent without previous root keys started a rewrap")
+	}
+}
+
+// TestRootKeyInitMakesAKeyFile: with a "file" root key, trent rootkey init
+// makes the file (32 bytes, mode 0600) and never replaces it.
+func TestRootKeyInitMakesAKeyFile(t *testing.T) {
+	cfgDir, dataDir := t.TempDir(), t.TempDir()
+	keyFile := filepath.Join(cfgDir, "keys", "root.key")
+	path := filepath.Join(cfgDir, "trent.json")
+	writeConfigFile(t, path, dataDir, configWith(map[string]any{"file": keyFile}))
+	id := initRootKey(t, path)
+	st, err := os.Stat(keyFile)
+	if err != nil || st.Size() != rootkey.KeySize || st.Mode().Perm() != 0o600 || id != fileRootKeyID(t, keyFile) {
+		t.Fatalf("the key file: %v, %v, ID %s", st, err, id)
+	}
+	before, _ := os.ReadFile(keyFile)
+	out, err := trentCommand(t, "rootkey", "init", "--config", path)
+	if err == nil || !strings.Contains(out, "exists already; trent will not replace a root key") {
+		t.Fatalf("a second init: %v\n%s", err, out)
+	}
+	if after, _ := os.ReadFile(keyFile); string(after) != string(before) {
+		t.Fatal("the key file changed")
+	}
+	s := startTrent(t, dataDir, "serve", "--config", path)
+	if !strings.Contains(s.stderr.String(), id) {
+		t.Fatalf("trent does not use the key init made:\n%s", s.stderr)
+	}
+}
