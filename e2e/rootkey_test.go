@@ -26,7 +26,9 @@ import (
 	"github.com/trent-kms/trent/internal/config"
 	"github.com/trent-kms/trent/internal/rootkey"
 	trentserver "github.com/trent-kms/trent/internal/server"
+	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/store/postgres/pgtest"
+	"github.com/trent-kms/trent/internal/store/sealed"
 )
 
 // The root key tests run against Debian's SoftHSM2, with throw-away
@@ -161,6 +163,9 @@ func refusedAtStart(t *testing.T, configPath string, want ...string) string {
 	}
 	return string(out)
 }
+
+// wrappedPattern finds a wrapped blob (base64) in a stored record.
+var wrappedPattern = regexp.MustCompile(`"wrapped":"([A-Za-z0-9+/=]{40,})"`)
 
 var rootKeyIDPattern = regexp.MustCompile(`created root key ((?:pkcs11|file):[0-9a-f]{16}):`)
 
@@ -588,6 +593,20 @@ func TestRootKeyRotationFromFileToHSMWhileServing(t *testing.T) {
 	s.stop()
 	fileID := fileRootKeyID(t, fileKey)
 	hsmID := initRootKey(t, ringCfg)
+	// Blobs the file key wraps now: the rotation must leave none of them
+	// in the store file, not even in its free pages.
+	var oldBlobs []string
+	for _, rec := range [][]byte{
+		rawRecord(t, dataDir, store.Keys, "us-east-1/"+f.sym[1]),
+		rawRecord(t, dataDir, store.Keys, "eu-west-1/"+f.mrk),
+		rawRecord(t, dataDir, store.Meta, sealed.SecretKey),
+	} {
+		m := wrappedPattern.FindSubmatch(rec)
+		if m == nil {
+			t.Fatalf("no wrapped blob in %q", rec)
+		}
+		oldBlobs = append(oldBlobs, string(m[1]))
+	}
 
 	// The HSM key alone does not open a store the file key wrote.
 	refusedAtStart(t, hsmCfg, "this store was written under root key "+fileID, "root_key.previous")
@@ -629,6 +648,16 @@ func TestRootKeyRotationFromFileToHSMWhileServing(t *testing.T) {
 		!strings.Contains(out, "store secret: already wrapped by the current root key") ||
 		!strings.Contains(out, "nothing is wrapped by "+fileID+" any more") {
 		t.Fatalf("rootkey rewrap after the rotation: %v\n%s", err, out)
+	}
+
+	db, err := os.ReadFile(filepath.Join(dataDir, "trent.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range oldBlobs {
+		if strings.Contains(string(db), b) {
+			t.Fatalf("the store file still holds a blob the file key wrapped: %s", b)
+		}
 	}
 
 	// The file leaves the configuration.

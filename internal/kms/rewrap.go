@@ -253,8 +253,10 @@ type RewrapOptions struct {
 // key, failure to unwrap) is logged, counted, and left as it is.
 //
 // At the end, each previous root key of the ring under which nothing was
-// left is dropped from the store's register of root keys. The store
-// secret is not this function's: see sealed.Store.RewrapSecret.
+// left is dropped from the store's register of root keys, and a backend
+// that can erase replaced records from its files (bbolt: store.Scrubber)
+// does. The store secret is not this function's: see
+// sealed.Store.RewrapSecret.
 func RewrapRootKeys(ctx context.Context, st store.Store, ring *rootkey.Ring, opts RewrapOptions) (*RewrapReport, error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 64
@@ -306,7 +308,29 @@ func RewrapRootKeys(ctx context.Context, st store.Store, ring *rootkey.Ring, opt
 	if err != nil {
 		return rw.report, fmt.Errorf("updating the store's register of root keys: %w", err)
 	}
+	// The old blobs (and the store secret's old wrapping, which the caller
+	// replaced first) linger where the backend keeps replaced records: a
+	// bbolt store's free pages are overwritten now, so that a copy of the
+	// data directory made afterwards holds nothing the old root key opens.
+	if err := scrubStore(st); err != nil {
+		return rw.report, fmt.Errorf("erasing the replaced records: %w", err)
+	}
 	return rw.report, nil
+}
+
+// scrubStore asks the store's backend, found through wrappers, to erase
+// replaced and deleted records from its files, if it can (store.Scrubber).
+func scrubStore(st store.Store) error {
+	for {
+		if sc, ok := st.(store.Scrubber); ok {
+			return sc.Scrub()
+		}
+		r, ok := st.(interface{ Raw() store.Store })
+		if !ok {
+			return nil
+		}
+		st = r.Raw()
+	}
 }
 
 // RewrapRootKeys is RewrapRootKeys on the service's store and ring,
