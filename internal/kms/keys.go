@@ -237,7 +237,7 @@ func keyUsageFor(spec kmsapi.KeySpec, usage *kmsapi.KeyUsageType) (kmsapi.KeyUsa
 // done. Material that does not unwrap was tampered with: errTampered.
 func (s *Service) unwrap(k *Key, m *Material) ([]byte, error) {
 	secret, err := s.ring.Unwrap(m.RootKey, m.Wrapped, materialAAD(k, m.ID))
-	if unknownRootKey(err) {
+	if rootKeyUnavailable(err) {
 		return nil, fmt.Errorf("material %s of key %s: %w", m.ID, k.ARN(), err)
 	}
 	if err != nil {

@@ -72,9 +72,14 @@ func (s *Service) useRootKeys(root rootkey.Wrapper, ring *rootkey.Ring) error {
 	return nil
 }
 
-// unknownRootKey reports an unwrap that failed because the blob's root
-// key is not in the ring: a configuration problem, not tampering.
-func unknownRootKey(err error) bool { return errors.Is(err, rootkey.ErrUnknownRootKey) }
+// rootKeyUnavailable reports an unwrap that failed for want of the root
+// key rather than because the blob does not authenticate: its root key is
+// not in the ring (a configuration problem), or its token could not be
+// reached (an outage; rootkey.PKCS11 returns exactly rootkey.ErrUnwrap
+// only for a blob that does not authenticate). Neither is tampering.
+func rootKeyUnavailable(err error) bool {
+	return err != nil && err != rootkey.ErrUnwrap
+}
 
 func readRootKeys(tx store.Tx) (ids []string, found bool, err error) {
 	v, err := tx.Get(store.Meta, rootKeysKey)

@@ -494,3 +494,40 @@ func TestRewrapKeepsChangesMadeMeanwhile(t *testing.T) {
 		t.Fatalf("blob of the rotated key: %q", pt)
 	}
 }
+
+// TestUnwrapTellsAMissingRootKeyFromTampering: material whose root key is
+// not in the ring, or whose token cannot be reached, is not reported as
+// tampered; material that does not authenticate is.
+func TestUnwrapTellsAMissingRootKeyFromTampering(t *testing.T) {
+	s, db := newTestService(t, t.TempDir())
+	defer db.Close()
+	id := createKey(t, s, devCall, &kmsapi.CreateKeyRequest{})
+	var k *Key
+	if err := db.View(func(tx store.Tx) (err error) { k, err = getKey(tx, devCall.Region, id); return err }); err != nil {
+		t.Fatal(err)
+	}
+	m := k.Materials[0]
+	m.RootKey = "file:0000000000000000"
+	_, err := s.unwrap(k, &m)
+	if tampered(err) || !errors.Is(err, rootkey.ErrUnknownRootKey) || !strings.Contains(err.Error(), "file:0000000000000000") {
+		t.Fatalf("unknown root key: %v", err)
+	}
+	m = k.Materials[0]
+	m.Wrapped = append([]byte{}, m.Wrapped...)
+	m.Wrapped[5] ^= 1
+	if _, err := s.unwrap(k, &m); !tampered(err) {
+		t.Fatalf("changed blob: %v", err)
+	}
+	outage := &Service{ring: must[*rootkey.Ring](t)(rootkey.NewRing(unreachable{s.root}))}
+	if _, err := outage.unwrap(k, &k.Materials[0]); tampered(err) || !errors.Is(err, rootkey.ErrUnwrap) {
+		t.Fatalf("unreachable token: %v", err)
+	}
+}
+
+// unreachable is a root key whose token cannot be reached: its Unwrap
+// fails as rootkey.PKCS11's does then.
+type unreachable struct{ rootkey.Wrapper }
+
+func (unreachable) Unwrap([]byte, []byte) ([]byte, error) {
+	return nil, fmt.Errorf("%w: pkcs11 token \"t\": CKR_DEVICE_REMOVED", rootkey.ErrUnwrap)
+}

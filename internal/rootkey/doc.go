@@ -13,8 +13,9 @@
 //
 // Ring holds several root keys: a primary that wraps new material and
 // older ones that unwrap what they wrapped, chosen by the stored ID, until
-// it is rewrapped (Ring.Rewrap). Ring.Check refuses, at start, a ring that
-// lacks a root key the store names.
+// it is rewrapped (Ring.Rewrap, which checks the new blob before it is
+// used). Ring.Check refuses, at start, a ring that lacks a root key the
+// store names.
 //
 // # Wrapping format v1
 //
