@@ -241,6 +241,13 @@ func New(cfg Config) (*Service, error) {
 		defer s.background.Done()
 		s.runUsageFlusher(flush, s.stop)
 	}()
+	if w := watcherOf(s.store); w != nil {
+		s.background.Add(1)
+		go func() {
+			defer s.background.Done()
+			s.watchStore(w, s.stop)
+		}()
+	}
 	if interval > 0 {
 		s.background.Add(1)
 		go func() {
