@@ -133,7 +133,13 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 		}
 		k.Materials = []Material{m[0]}
 	}
-	if err := s.store.Update(func(tx store.Tx) error { return putKey(tx, k) }); err != nil {
+	err = s.store.Update(func(tx store.Tx) error {
+		if err := s.admitKey(tx, k.Account, k.Region); err != nil {
+			return err
+		}
+		return putKey(tx, k)
+	})
+	if err != nil {
 		return nil, s.internalError(ctx, "CreateKey", err)
 	}
 	return &kmsapi.CreateKeyResponse{KeyMetadata: k.metadata()}, nil
@@ -465,4 +471,83 @@ func (s *Service) ListKeys(ctx context.Context, call *Call, in *kmsapi.ListKeysR
 		return nil, s.internalError(ctx, "ListKeys", err)
 	}
 	return out, nil
+}
+
+// Key quota. AWS allows 100,000 KMS keys per account and region (AWS
+// managed keys aside). Each account and region's count is kept in the
+// account index (store.KeysByAcc, under "count/<account>/<region>", which
+// no key entry can be: those start with a 12-digit account ID), changed in
+// the transaction that creates or deletes a key, so the quota holds
+// exactly however many nodes create keys at once.
+
+const defaultKeyQuota = 100000
+
+func keyCountKey(account, region string) string { return "count/" + account + "/" + region }
+
+func keyCount(tx store.Tx, account, region string) (int, error) {
+	v, err := tx.Get(store.KeysByAcc, keyCountKey(account, region))
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(string(v))
+}
+
+func addKeyCount(tx store.Tx, account, region string, delta int) error {
+	n, err := keyCount(tx, account, region)
+	if err != nil {
+		return err
+	}
+	return tx.Put(store.KeysByAcc, keyCountKey(account, region), []byte(strconv.Itoa(max(n+delta, 0))))
+}
+
+// admitKey counts a new key of account in region, refusing it beyond the
+// quota with AWS's words.
+func (s *Service) admitKey(tx store.Tx, account, region string) error {
+	n, err := keyCount(tx, account, region)
+	if err != nil {
+		return err
+	}
+	if n >= s.keyQuota {
+		return kmsapi.Errorf(kmsapi.LimitExceededException,
+			"Key quota for this account in this region is %d but the current usage is %d.", s.keyQuota, n)
+	}
+	return tx.Put(store.KeysByAcc, keyCountKey(account, region), []byte(strconv.Itoa(n+1)))
+}
+
+// keyCountsMarker in store.Meta says the key counts have been made; a store
+// written before they existed gets them counted once, at start.
+const keyCountsMarker = "key counts v1"
+
+func countKeysOnce(st store.Store) error {
+	return st.Update(func(tx store.Tx) error {
+		if _, err := tx.Get(store.Meta, keyCountsMarker); err == nil {
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		counts := map[string]int{}
+		err := tx.Scan(store.KeysByAcc, "", "", func(entry string, _ []byte) (bool, error) {
+			if strings.HasPrefix(entry, "count/") {
+				return true, nil
+			}
+			parts := strings.SplitN(entry, "/", 3) // account/region/key ID
+			if len(parts) != 3 {
+				return false, fmt.Errorf("malformed account index entry %q", entry)
+			}
+			counts[keyCountKey(parts[0], parts[1])]++
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for k, n := range counts {
+			if err := tx.Put(store.KeysByAcc, k, []byte(strconv.Itoa(n))); err != nil {
+				return err
+			}
+		}
+		return tx.Put(store.Meta, keyCountsMarker, []byte("1"))
+	})
 }

@@ -169,6 +169,9 @@ func (s *Service) ReplicateKey(ctx context.Context, call *Call, in *kmsapi.Repli
 				return err
 			}
 		}
+		if err := s.admitKey(tx, replica.Account, replica.Region); err != nil {
+			return err
+		}
 		if err := s.copyMaterial(primary, replica); err != nil {
 			return err
 		}

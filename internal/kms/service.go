@@ -84,8 +84,10 @@ type Config struct {
 	// creates replicas only there); nil serves every region.
 	ServesRegion func(string) bool
 	// OnDemandRotationLimit is how many on-demand rotations a key may have;
-	// 0 means AWS's limit, 25.
+	// 0 means AWS's limit, 25. KeyQuota is how many keys an account may
+	// have in a region; 0 means AWS's quota, 100,000.
 	OnDemandRotationLimit int
+	KeyQuota              int
 	// ScheduleInterval is how often the scheduled work (deletions,
 	// rotations, expiry of imported material) runs; 0 means one minute.
 	// A negative interval runs none in the background: the caller calls
@@ -127,6 +129,7 @@ type Service struct {
 	importKey       []byte
 	servesRegion    func(string) bool
 	onDemandLimit   int
+	keyQuota        int
 	events          EventLog
 	workDone        func(time.Duration, error)
 	now             func() time.Time
@@ -160,6 +163,7 @@ func New(cfg Config) (*Service, error) {
 		importKey:       cfg.ImportKey,
 		servesRegion:    cfg.ServesRegion,
 		onDemandLimit:   cfg.OnDemandRotationLimit,
+		keyQuota:        cfg.KeyQuota,
 		events:          cfg.Events,
 		workDone:        cfg.ScheduledWorkDone,
 		now:             cfg.Now,
@@ -201,6 +205,9 @@ func New(cfg Config) (*Service, error) {
 	if s.onDemandLimit == 0 {
 		s.onDemandLimit = defaultOnDemandRotationLimit
 	}
+	if s.keyQuota == 0 {
+		s.keyQuota = defaultKeyQuota
+	}
 	ttl, size := cfg.KeyCacheTTL, cfg.KeyCacheSize
 	if ttl == 0 {
 		ttl = 10 * time.Second
@@ -222,6 +229,9 @@ func New(cfg Config) (*Service, error) {
 	s.kicks = make(chan struct{}, 1)
 	if err := moveLegacySchedule(s.store); err != nil {
 		return nil, fmt.Errorf("moving the deletion schedule: %w", err)
+	}
+	if err := countKeysOnce(s.store); err != nil {
+		return nil, fmt.Errorf("counting keys: %w", err)
 	}
 	flush := cfg.UsageFlushInterval
 	if flush == 0 {
