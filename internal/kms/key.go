@@ -381,7 +381,7 @@ func deleteKey(tx store.Tx, k *Key) error {
 	if err := tx.Delete(store.KeysByAcc, accountIndexKey(k.Account, k.Region, k.ID)); err != nil {
 		return err
 	}
-	if err := addKeyCount(tx, k.Account, k.Region, -1); err != nil {
+	if err := addKeyCount(tx, k.Account, k.Region, k.ID, -1); err != nil {
 		return err
 	}
 	names, err := aliasesOf(tx, k.Region, k.ID)

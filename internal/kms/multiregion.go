@@ -114,6 +114,13 @@ func (s *Service) ReplicateKey(ctx context.Context, call *Call, in *kmsapi.Repli
 			return nil, err
 		}
 	}
+	// The quota of the account the key's ARN names (the caller's for a
+	// key ID), before the transaction: see checkKeyQuota.
+	if p, ok := parseKeyID(call, in.GetKeyId()); ok && s.servesRegion(region) {
+		if err := s.checkKeyQuota(p.account, region); err != nil {
+			return nil, err
+		}
+	}
 	var replica *Key
 	var touched []cacheKey
 	err = s.store.Update(func(tx store.Tx) error {
@@ -169,7 +176,7 @@ func (s *Service) ReplicateKey(ctx context.Context, call *Call, in *kmsapi.Repli
 				return err
 			}
 		}
-		if err := s.admitKey(tx, replica.Account, replica.Region); err != nil {
+		if err := addKeyCount(tx, replica.Account, replica.Region, replica.ID, 1); err != nil {
 			return err
 		}
 		if err := s.copyMaterial(primary, replica); err != nil {

@@ -546,7 +546,17 @@ func TestKeyQuota(t *testing.T) {
 		if err := tx.Delete(store.Meta, keyCountsMarker); err != nil {
 			return err
 		}
-		return tx.Delete(store.KeysByAcc, keyCountKey(call.Account, call.Region))
+		var counts []string
+		tx.Scan(store.KeysByAcc, keyCountPrefix(call.Account, call.Region), "", func(k string, _ []byte) (bool, error) {
+			counts = append(counts, k)
+			return true, nil
+		})
+		for _, k := range counts {
+			if err := tx.Delete(store.KeysByAcc, k); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -130,13 +130,17 @@ type Service struct {
 	servesRegion    func(string) bool
 	onDemandLimit   int
 	keyQuota        int
-	events          EventLog
-	workDone        func(time.Duration, error)
-	now             func() time.Time
-	rand            io.Reader
-	logger          *slog.Logger
-	cache           *keyCache
-	usage           *usageTracker
+	keyCounts       struct {
+		mu sync.Mutex
+		m  map[cacheKey]keyCountRead // by account and region
+	}
+	events   EventLog
+	workDone func(time.Duration, error)
+	now      func() time.Time
+	rand     io.Reader
+	logger   *slog.Logger
+	cache    *keyCache
+	usage    *usageTracker
 
 	// nodeID names this service in the scheduler lease; leaseTTL is how
 	// long a lease lasts; kicks wakes the scheduler loop.
@@ -208,6 +212,7 @@ func New(cfg Config) (*Service, error) {
 	if s.keyQuota == 0 {
 		s.keyQuota = defaultKeyQuota
 	}
+	s.keyCounts.m = make(map[cacheKey]keyCountRead)
 	ttl, size := cfg.KeyCacheTTL, cfg.KeyCacheSize
 	if ttl == 0 {
 		ttl = 10 * time.Second
