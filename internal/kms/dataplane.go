@@ -159,10 +159,11 @@ func (s *Service) Encrypt(ctx context.Context, call *Call, in *kmsapi.EncryptReq
 	if in.GetDryRun() {
 		return nil, dryRunError()
 	}
-	blob, _, err := s.encrypt(k, in.EncryptionAlgorithm, in.Plaintext, in.EncryptionContext)
+	blob, mid, err := s.encrypt(k, in.EncryptionAlgorithm, in.Plaintext, in.EncryptionContext)
 	if err != nil {
 		return nil, s.internalError(ctx, "Encrypt", err)
 	}
+	call.EncryptedWith = mid
 	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationEncrypt)
 	return &kmsapi.EncryptResponse{
 		CiphertextBlob:      blob,

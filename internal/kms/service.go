@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trent-kms/trent/internal/ciphertext"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/rootkey"
@@ -53,6 +54,10 @@ type Call struct {
 	// GetKeyLastUsage reports them.
 	RequestID string
 	EventID   string
+
+	// EncryptedWith is set by a symmetric Encrypt to the key material it
+	// used, which its answer does not name but its audit record does.
+	EncryptedWith *ciphertext.MaterialID
 
 	// KeyARN is set by the service to the key the call used, if any, and
 	// OtherKeyARN to a second one (ReEncrypt's destination).
