@@ -152,15 +152,25 @@ func (s *Service) takeLease(now time.Time) (bool, error) {
 // request asks for work to be done soon (an on-demand rotation); tests
 // call it after moving the clock.
 func (s *Service) RunScheduledWork(ctx context.Context) (int, error) {
+	return s.runScheduledWork(ctx, true)
+}
+
+// runScheduledWork is RunScheduledWork, with or without the lease. A run
+// asked for by a request (kick) goes without it: the node that took the
+// request does the work at once even while another node holds the lease,
+// which is safe since every job re-checks in its own transaction.
+func (s *Service) runScheduledWork(ctx context.Context, lease bool) (int, error) {
 	if s.events != nil {
 		if err := s.events.Healthy(); err != nil {
 			return 0, fmt.Errorf("not doing scheduled work while the audit log is unavailable: %w", err)
 		}
 	}
 	now := s.now()
-	ok, err := s.takeLease(now)
-	if err != nil || !ok {
-		return 0, err
+	if lease {
+		ok, err := s.takeLease(now)
+		if err != nil || !ok {
+			return 0, err
+		}
 	}
 	return s.runDueWork(ctx, now)
 }
@@ -279,8 +289,8 @@ func (s *Service) attend(tx store.Tx, k *Key, now time.Time, w *work) error {
 	return nil
 }
 
-// kick asks the scheduler loop to run soon (an on-demand rotation or a
-// new replica is waiting); it never blocks.
+// kick asks the scheduler loop to run now, lease or not (an on-demand
+// rotation or a new replica is waiting); it never blocks.
 func (s *Service) kick() {
 	select {
 	case s.kicks <- struct{}{}:
@@ -300,9 +310,10 @@ func (s *Service) runScheduler(interval time.Duration, stop <-chan struct{}) {
 		<-stop
 		cancel()
 	}()
+	lease := true
 	for {
 		start := time.Now()
-		_, err := s.RunScheduledWork(ctx)
+		_, err := s.runScheduledWork(ctx, lease)
 		if err != nil && ctx.Err() == nil {
 			s.logger.Error("scheduled work", "err", err)
 		}
@@ -313,7 +324,9 @@ func (s *Service) runScheduler(interval time.Duration, stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
+			lease = true
 		case <-s.kicks:
+			lease = false
 		}
 	}
 }
