@@ -466,7 +466,7 @@ func TestSchedulerLease(t *testing.T) {
 	if n := runScheduled(t, b); n != 0 {
 		t.Fatal("b worked while a held the lease")
 	}
-	clock.Advance(a.leaseTTL)
+	clock.Advance(a.lease.TTL)
 	if n := runScheduled(t, b); n != 1 {
 		t.Fatal("b did not take over an ended lease")
 	}

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	json "github.com/go-json-experiment/json"
-
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -112,40 +110,6 @@ type EventLog interface {
 // leaseKey is the scheduler lease's record in store.Meta.
 const leaseKey = "scheduler lease"
 
-type schedulerLease struct {
-	Holder string    `json:"holder"`
-	Until  time.Time `json:"until"`
-}
-
-// takeLease takes or renews the scheduler lease for this service, unless
-// another one holds it and it has not ended.
-func (s *Service) takeLease(now time.Time) (bool, error) {
-	var ok bool
-	err := s.store.Update(func(tx store.Tx) error {
-		ok = false
-		v, err := tx.Get(store.Meta, leaseKey)
-		switch {
-		case err == nil:
-			var l schedulerLease
-			if err := json.Unmarshal(v, &l); err != nil {
-				return fmt.Errorf("decoding the scheduler lease: %w", err)
-			}
-			if l.Holder != s.nodeID && now.Before(l.Until) {
-				return nil
-			}
-		case !errors.Is(err, store.ErrNotFound):
-			return err
-		}
-		v, err = json.Marshal(schedulerLease{Holder: s.nodeID, Until: now.Add(s.leaseTTL)})
-		if err != nil {
-			return err
-		}
-		ok = true
-		return tx.Put(store.Meta, leaseKey, v)
-	})
-	return ok, err
-}
-
 // RunScheduledWork does every piece of scheduled work that is due, if this
 // service holds (or can take) the scheduler lease, and returns how many
 // keys it attended to. The server calls it periodically and whenever a
@@ -167,7 +131,7 @@ func (s *Service) runScheduledWork(ctx context.Context, lease bool) (int, error)
 	}
 	now := s.now()
 	if lease {
-		ok, err := s.takeLease(now)
+		ok, err := s.lease.Take(now)
 		if err != nil || !ok {
 			return 0, err
 		}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/ciphertext"
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/lease"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/rootkey"
 	"github.com/trent-kms/trent/internal/store"
@@ -147,11 +148,10 @@ type Service struct {
 	cache    *keyCache
 	usage    *usageTracker
 
-	// nodeID names this service in the scheduler lease; leaseTTL is how
-	// long a lease lasts; kicks wakes the scheduler loop.
-	nodeID   string
-	leaseTTL time.Duration
-	kicks    chan struct{}
+	// lease is the scheduler's (schedule.go); kicks wakes the scheduler
+	// loop.
+	lease *lease.Lease
+	kicks chan struct{}
 
 	stop       chan struct{}
 	closeOnce  sync.Once
@@ -230,12 +230,12 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.nodeID = fmt.Sprintf("%x", node)
 	interval := cfg.ScheduleInterval
 	if interval == 0 {
 		interval = time.Minute
 	}
-	s.leaseTTL = max(2*interval, time.Minute)
+	s.lease = &lease.Lease{Store: s.store, Table: store.Meta, Key: leaseKey,
+		Holder: fmt.Sprintf("%x", node), TTL: max(2*interval, time.Minute)}
 	s.kicks = make(chan struct{}, 1)
 	if err := moveLegacySchedule(s.store); err != nil {
 		return nil, fmt.Errorf("moving the deletion schedule: %w", err)
