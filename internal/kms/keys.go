@@ -68,6 +68,15 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 	if err != nil {
 		return nil, err
 	}
+	// The policy document is part of the request: validated before the
+	// permissions are asked, like the tags. Whether the caller could still
+	// change it (the lockout check) depends on the key, so comes later.
+	var keyPolicy *policy.Policy
+	if in.Policy != nil {
+		if keyPolicy, err = s.checkPolicy(*in.Policy); err != nil {
+			return nil, err
+		}
+	}
 	// kms:CreateKey is an IAM-only permission, with the would-be key's
 	// properties as conditions; tags need kms:TagResource too.
 	call.Cond.Set("kms:KeySpec", string(spec))
@@ -86,12 +95,6 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 	}
 	if len(in.Tags) > 0 {
 		if err := s.authorizeAccount(call, "kms:TagResource", "*"); err != nil {
-			return nil, err
-		}
-	}
-	var keyPolicy *policy.Policy
-	if in.Policy != nil {
-		if keyPolicy, err = s.checkPolicy(*in.Policy); err != nil {
 			return nil, err
 		}
 	}
