@@ -253,6 +253,10 @@ func (s *Service) DescribeKey(ctx context.Context, call *Call, in *kmsapi.Descri
 		return nil, err
 	}
 	call.Cond.GrantTokens = in.GrantTokens
+	// A predefined alias (alias/aws/<service>) gets its AWS managed key now.
+	if err := s.ensureManagedKey(call, in.GetKeyId()); err != nil {
+		return nil, s.internalError(ctx, "DescribeKey", err)
+	}
 	k, err := s.liveKeyFor(call, in.GetKeyId(), "kms:DescribeKey")
 	if err != nil {
 		return nil, s.internalError(ctx, "DescribeKey", err)

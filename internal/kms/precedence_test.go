@@ -134,6 +134,9 @@ func TestValidationBeforeKey(t *testing.T) {
 		DryRunModifiers: []kmsapi.DryRunModifierType{kmsapi.DryRunModifierTypeIgnoreCiphertext},
 		Recipient:       &kmsapi.RecipientInfo{AttestationDocument: []byte{1}}})
 	wantCode(t, err, kmsapi.UnsupportedOperationException, "Recipient is not supported by this server yet.")
+	// ListAliases: the key a KeyId names before the marker.
+	_, err = s.ListAliases(ctx, &call, &kmsapi.ListAliasesRequest{KeyId: new(absentKey), Marker: new("!")})
+	wantCode(t, err, kmsapi.NotFoundException, "does not exist")
 }
 
 // TestStateBeforeUsage: a key in the wrong state is refused for its state
