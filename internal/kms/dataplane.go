@@ -174,12 +174,14 @@ func (s *Service) Encrypt(ctx context.Context, call *Call, in *kmsapi.EncryptReq
 	if err := noContextForAsymmetric(k.Key, in.EncryptionContext); err != nil {
 		return nil, err
 	}
-	if in.GetDryRun() {
-		return nil, dryRunError()
-	}
+	// A dry run answers after every check, the plaintext's size for the
+	// key included: it says whether the request would have succeeded.
 	blob, _, err := s.encrypt(k, in.EncryptionAlgorithm, in.Plaintext, in.EncryptionContext)
 	if err != nil {
 		return nil, s.internalError(ctx, "Encrypt", err)
+	}
+	if in.GetDryRun() {
+		return nil, dryRunError()
 	}
 	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationEncrypt)
 	return &kmsapi.EncryptResponse{
@@ -430,12 +432,12 @@ func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryp
 	}
 	defer dst.release()
 	call.OtherKeyARN = dst.ARN()
-	if in.GetDryRun() {
-		return nil, dryRunError()
-	}
 	blob, dstMaterial, err := s.encrypt(dst, in.DestinationEncryptionAlgorithm, plaintext, in.DestinationEncryptionContext)
 	if err != nil {
 		return nil, s.internalError(ctx, "ReEncrypt", err)
+	}
+	if in.GetDryRun() {
+		return nil, dryRunError()
 	}
 	s.used(call, src.Key, kmsapi.KeyLastUsageTrackingOperationReEncrypt)
 	s.used(call, dst.Key, kmsapi.KeyLastUsageTrackingOperationReEncrypt)

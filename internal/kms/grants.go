@@ -595,9 +595,8 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 				"User: %s is not authorized to perform: kms:CreateGrant on resource: %s because a grant can only create grants for its own operations, with constraints at least as strict",
 				call.ARN, k.ARN())
 		}
-		if in.GetDryRun() {
-			return dryRunError()
-		}
+		// A dry run answers after every check: the grant with the same
+		// Name, the quota.
 		if g.Name != "" {
 			id, err := tx.Get(store.GrantIndex, grantNameIndex(k.Region, k.ID, g.Name))
 			if err == nil {
@@ -606,6 +605,9 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 					return err
 				}
 				if old != nil && sameGrant(old, g) {
+					if in.GetDryRun() {
+						return dryRunError()
+					}
 					tok, err := s.grantToken(old)
 					if err != nil {
 						return err
@@ -623,6 +625,9 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 		}
 		if n >= MaxGrantsPerKey {
 			return kmsapi.Errorf(kmsapi.LimitExceededException, "The number of grants for %s exceeds the limit of %d.", k.ARN(), MaxGrantsPerKey)
+		}
+		if in.GetDryRun() {
+			return dryRunError()
 		}
 		idBytes, err := s.randomBytes(32)
 		if err != nil {

@@ -178,3 +178,60 @@ func TestStateBeforeUsage(t *testing.T) {
 	_, err = s.RotateKeyOnDemand(ctx, &call, &kmsapi.RotateKeyOnDemandRequest{KeyId: new(rsa)})
 	wantCode(t, err, kmsapi.DisabledException, disabled(rsa))
 }
+
+// TestDryRunAnswersLast: a dry run says whether the request would have
+// succeeded, so it answers after every other check, the operation's own
+// included (as Decrypt's checks the ciphertext unless IGNORE_CIPHERTEXT).
+func TestDryRunAnswersLast(t *testing.T) {
+	ctx := context.Background()
+	s, db := newTestService(t, t.TempDir())
+	defer db.Close()
+	call := devCall
+	sym := createKey(t, s, call, &kmsapi.CreateKeyRequest{})
+	rsaEnc := createKey(t, s, call, &kmsapi.CreateKeyRequest{KeySpec: new(kmsapi.KeySpecRsa2048), KeyUsage: new(kmsapi.KeyUsageTypeEncryptDecrypt)})
+	p256 := createKey(t, s, call, &kmsapi.CreateKeyRequest{KeySpec: new(kmsapi.KeySpecEccNistP256), KeyUsage: new(kmsapi.KeyUsageTypeSignVerify)})
+	ecdh := createKey(t, s, call, &kmsapi.CreateKeyRequest{KeySpec: new(kmsapi.KeySpecEccNistP256), KeyUsage: new(kmsapi.KeyUsageTypeKeyAgreement)})
+	hmacKey := createKey(t, s, call, &kmsapi.CreateKeyRequest{KeySpec: new(kmsapi.KeySpecHmac256), KeyUsage: new(kmsapi.KeyUsageTypeGenerateVerifyMac)})
+	dry := new(true)
+	c := call
+
+	_, err := s.Encrypt(ctx, &c, &kmsapi.EncryptRequest{KeyId: new(rsaEnc), Plaintext: make([]byte, 191),
+		EncryptionAlgorithm: new(kmsapi.EncryptionAlgorithmSpecRsaesOaepSha256), DryRun: dry})
+	wantCode(t, err, kmsapi.ValidationException, "Algorithm RSAES_OAEP_SHA_256 and key spec RSA_2048 cannot encrypt data larger than 190 bytes.")
+	_, err = s.Encrypt(ctx, &c, &kmsapi.EncryptRequest{KeyId: new(rsaEnc), Plaintext: make([]byte, 190),
+		EncryptionAlgorithm: new(kmsapi.EncryptionAlgorithmSpecRsaesOaepSha256), DryRun: dry})
+	wantCode(t, err, kmsapi.DryRunOperationException, "The request would have succeeded, but the DryRun option is set.")
+
+	blob := encrypt(t, s, call, sym, "x")
+	_, err = s.ReEncrypt(ctx, &c, &kmsapi.ReEncryptRequest{CiphertextBlob: blob, DestinationKeyId: new(rsaEnc),
+		DestinationEncryptionAlgorithm: new(kmsapi.EncryptionAlgorithmSpecRsaesOaepSha256), DryRun: dry})
+	wantCode(t, err, kmsapi.DryRunOperationException)
+
+	_, err = s.Sign(ctx, &c, &kmsapi.SignRequest{KeyId: new(p256), Message: []byte("short"), MessageType: new(kmsapi.MessageTypeDigest),
+		SigningAlgorithm: new(kmsapi.SigningAlgorithmSpecEcdsaSha256), DryRun: dry})
+	wantCode(t, err, kmsapi.ValidationException, "Digest is invalid length for algorithm ECDSA_SHA_256.")
+	_, err = s.Verify(ctx, &c, &kmsapi.VerifyRequest{KeyId: new(p256), Message: []byte("m"), Signature: []byte("not a signature"),
+		SigningAlgorithm: new(kmsapi.SigningAlgorithmSpecEcdsaSha256), DryRun: dry})
+	wantCode(t, err, kmsapi.KMSInvalidSignatureException)
+	_, err = s.VerifyMac(ctx, &c, &kmsapi.VerifyMacRequest{KeyId: new(hmacKey), Message: []byte("m"), Mac: make([]byte, 32),
+		MacAlgorithm: new(kmsapi.MacAlgorithmSpecHmacSha256), DryRun: dry})
+	wantCode(t, err, kmsapi.KMSInvalidMacException)
+	_, err = s.DeriveSharedSecret(ctx, &c, &kmsapi.DeriveSharedSecretRequest{KeyId: new(ecdh), PublicKey: []byte{1, 2, 3},
+		KeyAgreementAlgorithm: new(kmsapi.KeyAgreementAlgorithmSpecEcdh), DryRun: dry})
+	wantCode(t, err, kmsapi.ValidationException)
+	_, err = s.GenerateDataKeyPair(ctx, &c, &kmsapi.GenerateDataKeyPairRequest{KeyId: new(sym), KeyPairSpec: new(kmsapi.DataKeyPairSpecSm2), DryRun: dry})
+	wantCode(t, err, kmsapi.UnsupportedOperationException, "KeyPairSpec SM2 is not supported by this server.")
+	_, err = s.GenerateDataKeyPair(ctx, &c, &kmsapi.GenerateDataKeyPairRequest{KeyId: new(sym), KeyPairSpec: new(kmsapi.DataKeyPairSpecEccNistP256), DryRun: dry})
+	wantCode(t, err, kmsapi.DryRunOperationException)
+
+	// A dry run is not a use of the key.
+	for _, id := range []string{sym, rsaEnc, p256, ecdh, hmacKey} {
+		out, err := s.GetKeyLastUsage(ctx, &c, &kmsapi.GetKeyLastUsageRequest{KeyId: new(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id != sym && out.KeyLastUsage != nil {
+			t.Fatalf("dry runs recorded a use of %s: %+v", id, out.KeyLastUsage)
+		}
+	}
+}
