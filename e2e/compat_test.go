@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -336,5 +337,36 @@ func TestManagedKeys(t *testing.T) {
 	s3, err := c.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(ids[0])})
 	if err != nil || !strings.Contains(*s3.Policy, `"kms:ViaService" : "s3.`+region+`.amazonaws.com"`) {
 		t.Fatalf("aws/s3 policy: %v\n%s", err, aws.ToString(s3.Policy))
+	}
+}
+
+// TestManagedKeyRotatesYearly: AWS rotates its managed keys a year after
+// they are made, and every year after that, by itself.
+func TestManagedKeyRotatesYearly(t *testing.T) {
+	start := time.Now().UTC().Truncate(time.Second)
+	clock := newTestClock(start)
+	s := startWithClock(t, t.TempDir(), clock)
+	c := s.client()
+	d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/aws/secretsmanager")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := d.KeyMetadata.KeyId
+	first := aws.ToString(d.KeyMetadata.CurrentKeyMaterialId)
+	rot, err := c.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: id})
+	if err != nil || !rot.KeyRotationEnabled || !rot.NextRotationDate.Equal(start.AddDate(0, 0, 365)) {
+		t.Fatalf("GetKeyRotationStatus = %+v, %v", rot, err)
+	}
+	for year := 1; year <= 2; year++ {
+		clock.Set(start.AddDate(0, 0, 365*year).Add(time.Minute))
+		s.runScheduled(t)
+	}
+	list, err := c.ListKeyRotations(ctx, &kms.ListKeyRotationsInput{KeyId: id})
+	if err != nil || len(list.Rotations) != 2 || list.Rotations[0].RotationType != types.RotationTypeAutomatic {
+		t.Fatalf("ListKeyRotations after two years = %+v, %v", list, err)
+	}
+	d, err = c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: id})
+	if err != nil || aws.ToString(d.KeyMetadata.CurrentKeyMaterialId) == first {
+		t.Fatalf("the current material did not change: %v", err)
 	}
 }
