@@ -48,6 +48,9 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 	if in.Origin != nil {
 		origin = *in.Origin
 	}
+	// A custom key store is looked up, and found missing, after the
+	// permission is asked (AWS_CLOUDHSM, EXTERNAL_KEY_STORE: trent has none).
+	customStore := in.CustomKeyStoreId != nil || in.XksKeyId != nil
 	switch origin {
 	case kmsapi.OriginTypeAwsKms:
 	case kmsapi.OriginTypeExternal:
@@ -55,13 +58,8 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 			return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException,
 				"KeySpec %s does not support Origin EXTERNAL.", spec)
 		}
-	default: // AWS_CLOUDHSM, EXTERNAL_KEY_STORE
-		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException,
-			"Custom key stores are not supported by this server.")
-	}
-	if in.CustomKeyStoreId != nil || in.XksKeyId != nil {
-		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException,
-			"Custom key stores are not supported by this server.")
+	default:
+		customStore = true
 	}
 	multiRegion := in.GetMultiRegion()
 	tags, err := mergeTags(nil, in.Tags)
@@ -97,6 +95,10 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 		if err := s.authorizeAccount(call, "kms:TagResource", "*"); err != nil {
 			return nil, err
 		}
+	}
+	if customStore {
+		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException,
+			"Custom key stores are not supported by this server.")
 	}
 
 	now := s.now().UTC()

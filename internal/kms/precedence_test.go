@@ -129,6 +129,13 @@ func TestValidationBeforeKey(t *testing.T) {
 	wantCode(t, err, kmsapi.AccessDeniedException, "kms:CreateKey on resource: * because no identity-based policy allows the kms:CreateKey action")
 	_, err = s.GenerateRandom(ctx, &alice, &kmsapi.GenerateRandomRequest{NumberOfBytes: new(int32(8)), CustomKeyStoreId: new("cks-1234567890abcdef0")})
 	wantCode(t, err, kmsapi.AccessDeniedException, "kms:GenerateRandom")
+	_, err = s.CreateKey(ctx, &alice, &kmsapi.CreateKeyRequest{CustomKeyStoreId: new("cks-1234567890abcdef0")})
+	wantCode(t, err, kmsapi.AccessDeniedException, "kms:CreateKey")
+	// Then the custom key store it names, which trent does not have.
+	_, err = s.CreateKey(ctx, &call, &kmsapi.CreateKeyRequest{Origin: new(kmsapi.OriginTypeAwsCloudhsm)})
+	wantCode(t, err, kmsapi.CustomKeyStoreNotFoundException, "Custom key stores are not supported by this server.")
+	_, err = s.GenerateRandom(ctx, &call, &kmsapi.GenerateRandomRequest{NumberOfBytes: new(int32(8)), CustomKeyStoreId: new("cks-1234567890abcdef0")})
+	wantCode(t, err, kmsapi.CustomKeyStoreNotFoundException)
 	// Decrypt: a Recipient is refused before a dry run answers.
 	_, err = s.Decrypt(ctx, &call, &kmsapi.DecryptRequest{CiphertextBlob: []byte{1}, KeyId: new(absentKey), DryRun: new(true),
 		DryRunModifiers: []kmsapi.DryRunModifierType{kmsapi.DryRunModifierTypeIgnoreCiphertext},
