@@ -28,6 +28,9 @@ type Key struct {
 	KeyUsage     kmsapi.KeyUsageType `json:"keyUsage"`
 	Origin       kmsapi.OriginType   `json:"origin"`
 	State        kmsapi.KeyState     `json:"state"`
+	// Manager is AWS for an AWS managed key (managed.go); empty for a
+	// customer managed key, as every record written before it existed.
+	Manager kmsapi.KeyManagerType `json:"keyManager,omitempty"`
 	// DeletionDate and PendingWindowInDays are set while State is PendingDeletion.
 	DeletionDate        time.Time `json:"deletionDate,omitzero"`
 	PendingWindowInDays int32     `json:"pendingWindowInDays,omitempty"`
@@ -210,7 +213,7 @@ func (k *Key) metadata() *kmsapi.KeyMetadata {
 		KeyUsage:              new(k.KeyUsage),
 		KeyState:              new(k.State),
 		Origin:                new(k.Origin),
-		KeyManager:            new(kmsapi.KeyManagerTypeCustomer),
+		KeyManager:            new(k.keyManager()),
 		CustomerMasterKeySpec: new(kmsapi.CustomerMasterKeySpec(k.KeySpec)),
 		KeySpec:               new(k.KeySpec),
 		MultiRegion:           new(k.MultiRegion),
@@ -244,6 +247,15 @@ func (k *Key) metadata() *kmsapi.KeyMetadata {
 		m.PendingDeletionWindowInDays = new(k.PendingWindowInDays)
 	}
 	return m
+}
+
+// keyManager is who manages the key: AWS for an AWS managed key, else the
+// customer.
+func (k *Key) keyManager() kmsapi.KeyManagerType {
+	if k.Manager == "" {
+		return kmsapi.KeyManagerTypeCustomer
+	}
+	return k.Manager
 }
 
 // earliestExpiry is when the first of the key's imported materials that

@@ -48,6 +48,9 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 	if in.Origin != nil {
 		origin = *in.Origin
 	}
+	// A custom key store is looked up, and found missing, after the
+	// permission is asked (AWS_CLOUDHSM, EXTERNAL_KEY_STORE: trent has none).
+	customStore := in.CustomKeyStoreId != nil || in.XksKeyId != nil
 	switch origin {
 	case kmsapi.OriginTypeAwsKms:
 	case kmsapi.OriginTypeExternal:
@@ -55,18 +58,22 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 			return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException,
 				"KeySpec %s does not support Origin EXTERNAL.", spec)
 		}
-	default: // AWS_CLOUDHSM, EXTERNAL_KEY_STORE
-		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException,
-			"Custom key stores are not supported by this server.")
-	}
-	if in.CustomKeyStoreId != nil || in.XksKeyId != nil {
-		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException,
-			"Custom key stores are not supported by this server.")
+	default:
+		customStore = true
 	}
 	multiRegion := in.GetMultiRegion()
 	tags, err := mergeTags(nil, in.Tags)
 	if err != nil {
 		return nil, err
+	}
+	// The policy document is part of the request: validated before the
+	// permissions are asked, like the tags. Whether the caller could still
+	// change it (the lockout check) depends on the key, so comes later.
+	var keyPolicy *policy.Policy
+	if in.Policy != nil {
+		if keyPolicy, err = s.checkPolicy(*in.Policy); err != nil {
+			return nil, err
+		}
 	}
 	// kms:CreateKey is an IAM-only permission, with the would-be key's
 	// properties as conditions; tags need kms:TagResource too.
@@ -89,11 +96,9 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 			return nil, err
 		}
 	}
-	var keyPolicy *policy.Policy
-	if in.Policy != nil {
-		if keyPolicy, err = s.checkPolicy(*in.Policy); err != nil {
-			return nil, err
-		}
+	if customStore {
+		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException,
+			"Custom key stores are not supported by this server.")
 	}
 
 	now := s.now().UTC()
@@ -259,6 +264,10 @@ func (s *Service) DescribeKey(ctx context.Context, call *Call, in *kmsapi.Descri
 		return nil, err
 	}
 	call.Cond.GrantTokens = in.GrantTokens
+	// A predefined alias (alias/aws/<service>) gets its AWS managed key now.
+	if err := s.ensureManagedKey(call, in.GetKeyId()); err != nil {
+		return nil, s.internalError(ctx, "DescribeKey", err)
+	}
 	k, err := s.liveKeyFor(call, in.GetKeyId(), "kms:DescribeKey")
 	if err != nil {
 		return nil, s.internalError(ctx, "DescribeKey", err)
