@@ -13,6 +13,7 @@ import (
 	"github.com/trent-kms/trent/internal/ciphertext"
 	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/lastuse"
 	"github.com/trent-kms/trent/internal/store"
 )
 
@@ -384,7 +385,7 @@ func deleteKey(tx store.Tx, k *Key) error {
 	if err := tx.Delete(store.Keys, keyStoreKey(k.Region, k.ID)); err != nil {
 		return err
 	}
-	if err := tx.Delete(store.LastUsage, keyStoreKey(k.Region, k.ID)); err != nil {
+	if err := lastuse.Forget(tx, lastuse.Key{Region: k.Region, ID: k.ID}); err != nil {
 		return err
 	}
 	if err := deleteImportParameters(tx, k.Region, k.ID); err != nil {

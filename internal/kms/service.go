@@ -22,6 +22,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/ciphertext"
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/lastuse"
 	"github.com/trent-kms/trent/internal/lease"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/rootkey"
@@ -146,7 +147,7 @@ type Service struct {
 	rand     io.Reader
 	logger   *slog.Logger
 	cache    *keyCache
-	usage    *usageTracker
+	usage    *lastuse.Tracker
 
 	// lease is the scheduler's (schedule.go); kicks wakes the scheduler
 	// loop.
@@ -247,8 +248,7 @@ func New(cfg Config) (*Service, error) {
 	if flush == 0 {
 		flush = 10 * time.Second
 	}
-	s.usage = newUsageTracker()
-	if err := s.usage.loadTrackingStart(s.store, s.now()); err != nil {
+	if s.usage, err = lastuse.Open(s.store, s.now()); err != nil {
 		return nil, err
 	}
 	s.stop = make(chan struct{})
