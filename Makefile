@@ -37,6 +37,7 @@ fuzz-smoke:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecrypt$$' -fuzztime=$(FUZZTIME) ./envelope
 	$(GO) test -run='^$$' -fuzz='^FuzzUnwrap$$' -fuzztime=$(FUZZTIME) ./internal/keyimport
 	$(GO) test -run='^$$' -fuzz='^FuzzUnwrapPad$$' -fuzztime=$(FUZZTIME) ./internal/keyimport
+	$(GO) test -run='^$$' -fuzz='^FuzzImportedMaterial$$' -fuzztime=$(FUZZTIME) ./internal/keyspec
 
 generate:
 	$(GO) generate ./internal/kmsapi

@@ -15,6 +15,10 @@
 #   BENCH_OPS          operations to measure, comma-separated, as loadgen -op
 #                      names them (default: every row; "ceiling,Encrypt" for
 #                      a quick A/B comparison with TRENT_BIN)
+#   BENCH_STORE        bbolt (default: trent's embedded store, as dev mode
+#                      runs it) or postgres (a throw-away, durable PostgreSQL
+#                      15 started by bench/pgserver; needs what make deps
+#                      installs)
 #   TRENT_BIN          a trent binary to measure instead of building ./cmd/trent
 #   GO                 the go command (default go)
 #
@@ -29,6 +33,8 @@ HALF_RATE_MODES=${BENCH_HALF_RATE_MODES:-pinned}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 GEN_CPU=${BENCH_GEN_CPU:-1}
 GO=${GO:-go}
+STORE=${BENCH_STORE:-bbolt}
+[[ $STORE == bbolt || $STORE == postgres ]] || { echo "bench: BENCH_STORE=$STORE: want bbolt or postgres" >&2; exit 1; }
 
 cd "$(dirname "$0")/.."
 
@@ -105,6 +111,7 @@ else
 fi
 "$GO" build -o "$work/ceiling" ./bench/ceiling
 "$GO" build -o "$work/loadgen" ./bench/loadgen
+[[ $STORE == postgres ]] && "$GO" build -o "$work/pgserver" ./bench/pgserver
 
 # CPU split. Pinned: the server on one core with GOMAXPROCS=1, the
 # generator on another. Without taskset (util-linux) or a second CPU, the
@@ -128,7 +135,7 @@ start() {
 	pids+=("$pid")
 	endpoint=
 	for _ in $(seq 100); do
-		endpoint=$(sed -n 's/^ *endpoint: *//p' "$work/$name.out" | head -n 1)
+		endpoint=$(sed -n -e 's/^ *endpoint: *//p' -e 's/^trent is serving on *//p' -e 's/^dsn: *//p' "$work/$name.out" | head -n 1)
 		[[ -n $endpoint ]] && return
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
@@ -186,6 +193,7 @@ echo
 echo "- machine: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//') ($(nproc) CPUs), $(uname -sr)"
 echo "- $("$GO" version), trent $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (modified)')"
 echo "- each figure: $DURATION, $CONCURRENCY connections, SigV4 + authorisation + audit log on; latencies in ms"
+echo "- store: $STORE$([[ $STORE == postgres ]] && echo " (PostgreSQL 15 on this machine, durable, unpinned; trent connects over 127.0.0.1)")"
 echo
 
 for mode in $MODES; do
@@ -212,7 +220,21 @@ for mode in $MODES; do
 	data="$work/data-$mode"
 	start ceiling "${server_prefix[@]}" "$work/ceiling" -listen 127.0.0.1:0
 	ceiling_ep=$endpoint ceiling_pid=$pid
-	start trent "${server_prefix[@]}" "$work/trent" serve --listen 127.0.0.1:0 --data "$data"
+	if [[ $STORE == postgres ]]; then
+		# A fresh database server per split, like the fresh bbolt file.
+		start pgserver "$work/pgserver"
+		pg_pid=$pid
+		mkdir -p "$data" && chmod 700 "$data"
+		cat >"$work/trent.json" <<-EOF
+			{"listen": "127.0.0.1:0", "data_dir": "$data", "root_key": {"file": "root.key"},
+			 "store": {"postgres": {"dsn": "$endpoint"}}, "quotas": {"disabled": true}, "log_format": "text",
+			 "accounts": [{"id": "111122223333", "access_keys": [{"id": "test", "secret": "test"}]}]}
+		EOF
+		chmod 600 "$work/trent.json"
+		start trent "${server_prefix[@]}" "$work/trent" serve --config "$work/trent.json"
+	else
+		start trent "${server_prefix[@]}" "$work/trent" serve --listen 127.0.0.1:0 --data "$data"
+	fi
 	trent_ep=$endpoint trent_pid=$pid
 
 	rows=()
@@ -254,6 +276,7 @@ for mode in $MODES; do
 	done
 	stop "$ceiling_pid"
 	stop "$trent_pid"
+	[[ $STORE == postgres ]] && stop "$pg_pid"
 	rm -rf "$data"
 
 	echo "### $title"

@@ -1,8 +1,8 @@
 package api
 
 import (
+	"encoding/hex"
 	"reflect"
-	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -58,6 +58,7 @@ type (
 	keyMaterialData   struct{ KeyMaterialId *string }
 	reEncryptMaterial struct{ DestinationKeyMaterialId, SourceKeyMaterialId *string }
 	grantData         struct{ GrantId *string }
+	encryptedWith     struct{ id *ciphertext.MaterialID }
 )
 
 // keyARN records the ARN of the key the call acted on in
@@ -122,9 +123,9 @@ var trails = map[string]trail{
 	"DeleteAlias":       keyARN,
 	"ImportKeyMaterial": keyARN,
 
-	"Encrypt": on(func(_ *exchange, out *kmsapi.EncryptResponse) (any, any) {
-		return nil, keyMaterialData{encryptedWith(out)}
-	}),
+	// Encrypt's answer does not name its key material; the service says
+	// which it used.
+	"Encrypt":                             {record: func(x *exchange) (any, any) { return nil, encryptedWith{x.call.EncryptedWith} }},
 	"Decrypt":                             keyMaterial(func(o *kmsapi.DecryptResponse) *string { return o.KeyMaterialId }),
 	"GenerateDataKey":                     keyMaterial(func(o *kmsapi.GenerateDataKeyResponse) *string { return o.KeyMaterialId }),
 	"GenerateDataKeyWithoutPlaintext":     keyMaterial(func(o *kmsapi.GenerateDataKeyWithoutPlaintextResponse) *string { return o.KeyMaterialId }),
@@ -133,21 +134,6 @@ var trails = map[string]trail{
 	"ReEncrypt": on(func(_ *exchange, out *kmsapi.ReEncryptResponse) (any, any) {
 		return nil, reEncryptMaterial{out.DestinationKeyMaterialId, out.SourceKeyMaterialId}
 	}),
-}
-
-// encryptedWith returns the key material a symmetric Encrypt used. Its
-// answer does not name it, but the blob's cleartext header does (see
-// internal/ciphertext); an RSA or SM2 ciphertext has no such header.
-func encryptedWith(out *kmsapi.EncryptResponse) *string {
-	if out.GetEncryptionAlgorithm() != kmsapi.EncryptionAlgorithmSpecSymmetricDefault {
-		return nil
-	}
-	h, err := ciphertext.ParseHeader(out.CiphertextBlob)
-	if err != nil || !strings.HasSuffix(out.GetKeyId(), "/"+h.KeyID) {
-		return nil
-	}
-	id := h.MaterialID.String()
-	return &id
 }
 
 // cloudTrail returns the requestParameters, responseElements and
@@ -174,5 +160,29 @@ func cloudTrail(x *exchange) (params, elements, additional jsontext.Value) {
 		return params, nil, nil
 	}
 	el, add := t.record(x)
-	return params, audit.Parameters(el), audit.Parameters(add)
+	return params, audit.Parameters(el), additionalData(add)
+}
+
+// additionalData encodes additionalEventData. The data plane's common case,
+// a key material ID, is written directly: it is on nearly every record.
+func additionalData(add any) jsontext.Value {
+	if e, ok := add.(encryptedWith); ok {
+		if e.id == nil {
+			return nil // an asymmetric key
+		}
+		b := make([]byte, 0, len(`{"keyMaterialId":""}`)+2*len(e.id))
+		b = append(b, `{"keyMaterialId":"`...)
+		b = hex.AppendEncode(b, e.id[:])
+		return append(b, '"', '}')
+	}
+	if m, ok := add.(keyMaterialData); ok {
+		if m.KeyMaterialId == nil {
+			return nil
+		}
+		b := make([]byte, 0, len(`{"keyMaterialId":""}`)+len(*m.KeyMaterialId))
+		b = append(b, `{"keyMaterialId":`...)
+		b, _ = jsontext.AppendQuote(b, *m.KeyMaterialId)
+		return append(b, '}')
+	}
+	return audit.Parameters(add)
 }

@@ -103,7 +103,7 @@ func TestTrailsHoldNoSecrets(t *testing.T) {
 				}
 			}
 		}
-		if el == nil && add == nil && op != "Encrypt" { // Encrypt's blob here has no header to read
+		if el == nil && add == nil && op != "Encrypt" { // Encrypt names its material through the Call, empty here
 			t.Errorf("%s records nothing of a full answer", op)
 		}
 	}
@@ -133,6 +133,7 @@ func TestTrails(t *testing.T) {
 		err                  *kmsapi.Error
 		elements, additional string
 		wantParams           string // "" to skip
+		encryptedWith        *ciphertext.MaterialID
 	}{
 		{op: "CreateKey", resp: &kmsapi.CreateKeyResponse{KeyMetadata: &kmsapi.KeyMetadata{
 			AWSAccountId: new("111122223333"), KeyId: new("1234abcd-12ab-34cd-56ef-1234567890ab"), Arn: new(arn),
@@ -159,10 +160,12 @@ func TestTrails(t *testing.T) {
 		{op: "GetKeyPolicy", resp: &kmsapi.GetKeyPolicyResponse{Policy: new("{}")}},
 		{op: "Sign", resp: &kmsapi.SignResponse{KeyId: new(arn), Signature: []byte(blobMarker)}},
 		{op: "GenerateRandom", resp: &kmsapi.GenerateRandomResponse{Plaintext: []byte(blobMarker)}},
+		// The service names the material a symmetric Encrypt used; an RSA
+		// one has none.
 		{op: "Encrypt", resp: &kmsapi.EncryptResponse{KeyId: new(arn), CiphertextBlob: blob, EncryptionAlgorithm: &sym},
-			additional: `{"keyMaterialId":"` + mid + `"}`},
+			encryptedWith: &m, additional: `{"keyMaterialId":"` + mid + `"}`},
 		{op: "Encrypt", resp: &kmsapi.EncryptResponse{KeyId: new(arn), CiphertextBlob: blob,
-			EncryptionAlgorithm: new(kmsapi.EncryptionAlgorithmSpecRsaesOaepSha256)}}, // an RSA ciphertext has no header
+			EncryptionAlgorithm: new(kmsapi.EncryptionAlgorithmSpecRsaesOaepSha256)}},
 		{op: "Decrypt", resp: &kmsapi.DecryptResponse{KeyId: new(arn), Plaintext: []byte(blobMarker), EncryptionAlgorithm: &sym, KeyMaterialId: &mid},
 			params:     &kmsapi.DecryptRequest{EncryptionContext: map[string]string{"Department": "Engineering"}},
 			additional: `{"keyMaterialId":"` + mid + `"}`, wantParams: `{"encryptionContext":{"Department":"Engineering"},"encryptionAlgorithm":"SYMMETRIC_DEFAULT"}`},
@@ -184,7 +187,7 @@ func TestTrails(t *testing.T) {
 			additional: `{"grantId":"g1"}`, wantParams: "null"},
 		{op: "CreateKey", err: kmsapi.Errorf(kmsapi.LimitExceededException, "x")}, // refused: nothing of an answer
 	} {
-		x := &exchange{op: tc.op, resp: tc.resp, params: tc.params, err: tc.err, call: kms.Call{KeyARN: arn}}
+		x := &exchange{op: tc.op, resp: tc.resp, params: tc.params, err: tc.err, call: kms.Call{KeyARN: arn, EncryptedWith: tc.encryptedWith}}
 		if tc.op == "RetireGrant" {
 			x.call.GrantID = "g1"
 		}
@@ -378,5 +381,24 @@ func TestRecordsHoldNoSecrets(t *testing.T) {
 		if !found {
 			t.Errorf("no record holds %s", want)
 		}
+	}
+}
+
+// TestAdditionalDataByHand: the hand-written encoding of a key material ID
+// is what audit.Parameters writes.
+func TestAdditionalDataByHand(t *testing.T) {
+	id := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	got, want := additionalData(keyMaterialData{&id}), audit.Parameters(keyMaterialData{&id})
+	if string(got) != string(want) {
+		t.Fatalf("by hand %s, by reflection %s", got, want)
+	}
+	var mid ciphertext.MaterialID
+	copy(mid[:], []byte("0123456789abcdef0123456789abcdef"))
+	hexID := mid.String()
+	if got, want := additionalData(encryptedWith{&mid}), audit.Parameters(keyMaterialData{&hexID}); string(got) != string(want) {
+		t.Fatalf("Encrypt's by hand %s, by reflection %s", got, want)
+	}
+	if additionalData(encryptedWith{}) != nil || additionalData(keyMaterialData{}) != nil || audit.Parameters(keyMaterialData{}) != nil {
+		t.Fatal("an absent key material ID is recorded")
 	}
 }

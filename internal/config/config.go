@@ -53,6 +53,9 @@ type Config struct {
 	// OnDemandRotationLimit is how many on-demand rotations (RotateKeyOnDemand)
 	// a key may have; 0 means AWS's limit, 25.
 	OnDemandRotationLimit int `json:"on_demand_rotation_limit,omitempty"`
+	// KeyQuota is how many KMS keys an account may have in a region; 0
+	// means AWS's quota, 100,000.
+	KeyQuota int `json:"key_quota,omitempty"`
 	// Accounts are the AWS accounts served, with their access keys.
 	Accounts []Account `json:"accounts"`
 	// Ops are TLS, metrics, logging, shutdown, quotas and the store
@@ -271,8 +274,8 @@ func (c *Config) Check() error {
 	if len(c.Accounts) == 0 {
 		return errors.New("at least one account is required")
 	}
-	if c.AuditMaxSizeMB < 0 || c.AuditKeep < 0 || c.MaxConnections < 0 || c.OnDemandRotationLimit < 0 {
-		return errors.New("audit_max_size_mb, audit_keep, max_connections and on_demand_rotation_limit cannot be negative")
+	if c.AuditMaxSizeMB < 0 || c.AuditKeep < 0 || c.MaxConnections < 0 || c.OnDemandRotationLimit < 0 || c.KeyQuota < 0 {
+		return errors.New("audit_max_size_mb, audit_keep, max_connections, on_demand_rotation_limit and key_quota cannot be negative")
 	}
 	if err := c.checkOps(); err != nil {
 		return err

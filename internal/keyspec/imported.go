@@ -48,12 +48,15 @@ func ImportedMaterial(spec kmsapi.KeySpec, material []byte) ([]byte, error) {
 	}
 	scalar := make([]byte, secp256k1ScalarSize)
 	copy(scalar[secp256k1ScalarSize-len(ec.PrivateKey):], ec.PrivateKey)
+	var s secp256k1.ModNScalar
+	defer s.Zero()
+	if overflow := s.SetBytes((*[32]byte)(scalar)); overflow != 0 || s.IsZero() {
+		clear(scalar)
+		return nil, fmt.Errorf("%w: %s: private key out of range [1, n-1]", ErrInvalidMaterial, spec)
+	}
 	if len(ec.PublicKey.Bytes) > 0 {
 		// A public key given with the private one must be its own.
-		var s secp256k1.ModNScalar
-		s.SetBytes((*[32]byte)(scalar))
 		pub := secp256k1.NewPrivateKey(&s).PubKey()
-		s.Zero()
 		if !bytes.Equal(ec.PublicKey.Bytes, pub.SerializeUncompressed()) && !bytes.Equal(ec.PublicKey.Bytes, pub.SerializeCompressed()) {
 			clear(scalar)
 			return nil, fmt.Errorf("%w: %s: the public key does not belong to the private key", ErrInvalidMaterial, spec)

@@ -61,3 +61,27 @@ func TestImportedSecp256k1(t *testing.T) {
 		t.Fatal("P-256 material was changed")
 	}
 }
+
+// FuzzImportedMaterial: whatever a customer imports, ImportedMaterial
+// answers without panicking, and what it accepts for secp256k1 is a 32-byte
+// scalar that Parse takes.
+func FuzzImportedMaterial(f *testing.F) {
+	priv, _, err := GenerateDataKeyPair(kmsapi.DataKeyPairSpecEccSecgP256k1, rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(priv)
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00})
+	f.Fuzz(func(t *testing.T, material []byte) {
+		m, err := ImportedMaterial(kmsapi.KeySpecEccSecgP256k1, material)
+		if err != nil {
+			return
+		}
+		if len(m) != secp256k1ScalarSize {
+			t.Fatalf("accepted material gave a scalar of %d bytes", len(m))
+		}
+		if _, err := Parse(kmsapi.KeySpecEccSecgP256k1, m); err != nil {
+			t.Fatalf("ImportedMaterial accepted material that Parse refuses: %v", err)
+		}
+	})
+}

@@ -166,14 +166,11 @@ func (s *Service) ListAliases(ctx context.Context, call *Call, in *kmsapi.ListAl
 		return nil, err
 	}
 	prefix := aliasStoreKey(call.Account, call.Region, "")
-	after, err := decodeMarker(in.Marker, prefix)
-	if err != nil {
-		return nil, err
-	}
 	limit := limitOr(in.Limit, 50)
 	out := &kmsapi.ListAliasesResponse{Aliases: []kmsapi.AliasListEntry{}, Truncated: new(false)}
 	now := s.now()
-	err = s.store.View(func(tx store.Tx) error {
+	err := s.store.View(func(tx store.Tx) error {
+		out.Aliases, out.Truncated, out.NextMarker = out.Aliases[:0], new(false), nil
 		filter := ""
 		if in.KeyId != nil {
 			// Listing by key is part of kms:ListAliases, an IAM-only
@@ -191,11 +188,53 @@ func (s *Service) ListAliases(ctx context.Context, call *Call, in *kmsapi.ListAl
 			}
 			filter = k.ID
 		}
+		after, err := decodeMarker(in.Marker, prefix)
+		if err != nil {
+			return err
+		}
+		// The predefined aliases (managed.go) are listed with the stored
+		// ones, in name order, until their key is made: then the stored
+		// alias, with its target, takes the place of the predefined one.
+		// They have no target, so a KeyId filter never shows them.
+		var predefined []string
+		if filter == "" {
+			predefined = predefinedAfter(strings.TrimPrefix(after, prefix))
+		}
 		last := ""
-		return tx.Scan(store.Aliases, prefix, after, func(sk string, v []byte) (bool, error) {
+		add := func(storeKey string, e kmsapi.AliasListEntry) bool {
+			if len(out.Aliases) == limit {
+				out.Truncated = new(true)
+				out.NextMarker = encodeMarker(last)
+				return false
+			}
+			last = storeKey
+			out.Aliases = append(out.Aliases, e)
+			return true
+		}
+		// addPredefined adds those up to name (all with all), leaving out
+		// name itself, which is stored.
+		addPredefined := func(name string, all bool) bool {
+			for len(predefined) > 0 && (all || predefined[0] <= name) {
+				n := predefined[0]
+				predefined = predefined[1:]
+				if n == name {
+					continue
+				}
+				if !add(prefix+n, predefinedEntry(call, n)) {
+					return false
+				}
+			}
+			return true
+		}
+		stopped := false
+		err = tx.Scan(store.Aliases, prefix, after, func(sk string, v []byte) (bool, error) {
 			a, err := decodeAlias(v)
 			if err != nil {
 				return false, err
+			}
+			if !addPredefined(a.Name, false) {
+				stopped = true
+				return false, nil
 			}
 			if filter != "" && a.TargetKeyID != filter {
 				return true, nil
@@ -208,21 +247,20 @@ func (s *Service) ListAliases(ctx context.Context, call *Call, in *kmsapi.ListAl
 			if err != nil {
 				return false, err
 			}
-			if len(out.Aliases) == limit {
-				out.Truncated = new(true)
-				out.NextMarker = encodeMarker(last)
-				return false, nil
-			}
-			last = sk
-			out.Aliases = append(out.Aliases, kmsapi.AliasListEntry{
+			stopped = !add(sk, kmsapi.AliasListEntry{
 				AliasName:       new(a.Name),
 				AliasArn:        new(aliasARN(call.Region, call.Account, a.Name)),
 				TargetKeyId:     new(a.TargetKeyID),
 				CreationDate:    new(kmsapi.Time{Time: a.CreationDate}),
 				LastUpdatedDate: new(kmsapi.Time{Time: a.LastUpdatedDate}),
 			})
-			return true, nil
+			return !stopped, nil
 		})
+		if err != nil || stopped {
+			return err
+		}
+		addPredefined("", true)
+		return nil
 	})
 	if err != nil {
 		return nil, s.internalError(ctx, "ListAliases", err)

@@ -70,12 +70,14 @@ func (s *Service) Sign(ctx context.Context, call *Call, in *kmsapi.SignRequest) 
 	}
 	defer k.release()
 	mt := messageType(in.MessageType)
-	if in.GetDryRun() {
-		return nil, dryRunError()
-	}
+	// Signed even in a dry run, which answers after every check (the
+	// digest's length, the message type).
 	sig, err := pk.Sign(*in.SigningAlgorithm, mt, in.Message, s.rand)
 	if err != nil {
 		return nil, s.internalError(ctx, "Sign", signingError(err, k.Key, *in.SigningAlgorithm, mt))
+	}
+	if in.GetDryRun() {
+		return nil, dryRunError()
 	}
 	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationSign)
 	return &kmsapi.SignResponse{KeyId: new(k.ARN()), Signature: sig, SigningAlgorithm: in.SigningAlgorithm}, nil
@@ -91,11 +93,11 @@ func (s *Service) Verify(ctx context.Context, call *Call, in *kmsapi.VerifyReque
 	}
 	defer k.release()
 	mt := messageType(in.MessageType)
-	if in.GetDryRun() {
-		return nil, dryRunError()
-	}
 	if err := pk.Verify(*in.SigningAlgorithm, mt, in.Message, in.Signature); err != nil {
 		return nil, s.internalError(ctx, "Verify", signingError(err, k.Key, *in.SigningAlgorithm, mt))
+	}
+	if in.GetDryRun() {
+		return nil, dryRunError()
 	}
 	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationVerify)
 	return &kmsapi.VerifyResponse{KeyId: new(k.ARN()), SignatureValid: new(true), SigningAlgorithm: in.SigningAlgorithm}, nil
@@ -180,14 +182,14 @@ func (s *Service) VerifyMac(ctx context.Context, call *Call, in *kmsapi.VerifyMa
 		return nil, s.internalError(ctx, "VerifyMac", err)
 	}
 	defer k.release()
-	if in.GetDryRun() {
-		return nil, dryRunError()
-	}
 	if err := pk.VerifyMAC(*in.MacAlgorithm, in.Message, in.Mac); err != nil {
 		if errors.Is(err, keyspec.ErrInvalidMAC) {
 			return nil, kmsapi.Errorf(kmsapi.KMSInvalidMacException, "")
 		}
 		return nil, s.internalError(ctx, "VerifyMac", err)
+	}
+	if in.GetDryRun() {
+		return nil, dryRunError()
 	}
 	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationVerifyMac)
 	return &kmsapi.VerifyMacResponse{KeyId: new(k.ARN()), MacValid: new(true), MacAlgorithm: in.MacAlgorithm}, nil
@@ -210,9 +212,6 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, call *Call, in *kmsapi
 	if !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).KeyAgreement, alg) {
 		return nil, algorithmMismatch(alg, k.Key)
 	}
-	if in.GetDryRun() {
-		return nil, dryRunError()
-	}
 	secret, err := k.private.DeriveSharedSecret(alg, in.PublicKey)
 	if errors.Is(err, keyspec.ErrInvalidPeerKey) {
 		// AWS answers without a message.
@@ -220,6 +219,10 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, call *Call, in *kmsapi
 	}
 	if err != nil {
 		return nil, s.internalError(ctx, "DeriveSharedSecret", err)
+	}
+	if in.GetDryRun() {
+		clear(secret)
+		return nil, dryRunError()
 	}
 	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationDeriveSharedSecret)
 	return &kmsapi.DeriveSharedSecretResponse{
@@ -277,15 +280,16 @@ func (s *Service) Decapsulate(ctx context.Context, call *Call, in *kmsapi.Decaps
 		return nil, s.internalError(ctx, "Decapsulate", err)
 	}
 	defer k.release()
-	if in.GetDryRun() {
-		return nil, dryRunError()
-	}
 	secret, err := pk.Decapsulate(in.SharedSecretCiphertextBlob)
 	if errors.Is(err, keyspec.ErrInvalidCiphertext) {
 		return nil, invalidCiphertext()
 	}
 	if err != nil {
 		return nil, s.internalError(ctx, "Decapsulate", err)
+	}
+	if in.GetDryRun() {
+		clear(secret)
+		return nil, dryRunError()
 	}
 	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationDecapsulate)
 	return &kmsapi.DecapsulateResponse{
@@ -314,13 +318,21 @@ func (s *Service) generateDataKeyPair(ctx context.Context, call *Call, op, keyID
 	if err := symmetricOnly(k.Key); err != nil {
 		return "", nil, nil, nil, mid, err
 	}
+	// The pair's spec is checked before a dry run answers (a data key
+	// pair's spec names a key spec of the same name).
+	unsupported := func() error {
+		return kmsapi.Errorf(kmsapi.UnsupportedOperationException,
+			"KeyPairSpec %s is not supported by this server. AWS KMS offers it only in the China Regions.", spec)
+	}
+	if !keyspec.Supported(kmsapi.KeySpec(spec)) {
+		return "", nil, nil, nil, mid, unsupported()
+	}
 	if dryRun {
 		return "", nil, nil, nil, mid, dryRunError()
 	}
 	private, public, err = keyspec.GenerateDataKeyPair(spec, s.rand)
 	if errors.Is(err, keyspec.ErrUnsupportedSpec) {
-		return "", nil, nil, nil, mid, kmsapi.Errorf(kmsapi.UnsupportedOperationException,
-			"KeyPairSpec %s is not supported by this server. AWS KMS offers it only in the China Regions.", spec)
+		return "", nil, nil, nil, mid, unsupported()
 	}
 	if err != nil {
 		return "", nil, nil, nil, mid, s.internalError(ctx, op, err)

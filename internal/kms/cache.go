@@ -1,7 +1,10 @@
 package kms
 
 import (
+	"context"
 	"errors"
+	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,18 +73,40 @@ type keyCache struct {
 
 	mu      sync.RWMutex
 	entries map[cacheKey]*liveKey
-	// generation changes with every eviction; a key loaded from the store is
-	// only cached if no eviction happened while it was being loaded, so a
-	// reader that read the old record cannot put it back after a change.
-	generation atomic.Uint64
+	// generations change with every eviction: a key loaded from the store
+	// is only cached if no eviction of it happened while it was being
+	// loaded, so a reader that read the old record cannot put it back after
+	// a change. Keys share generationStripes counters (by a hash of their
+	// name), so that evictions of other keys (on a busy store, every change
+	// any node makes) rarely keep a load out of the cache.
+	generations [generationStripes]atomic.Uint64
+	seed        maphash.Seed
+
+	// hits and misses count lookups, for metrics.
+	hits, misses atomic.Uint64
 }
+
+const generationStripes = 64
+
+// stripe is the generation counter of a key.
+func (c *keyCache) stripe(name cacheKey) *atomic.Uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(name.region)
+	h.WriteByte(0)
+	h.WriteString(name.id)
+	return &c.generations[h.Sum64()%generationStripes]
+}
+
+// generation is what put needs to know whether name was evicted since.
+func (c *keyCache) generation(name cacheKey) uint64 { return c.stripe(name).Load() }
 
 // cacheKey names a cached key: its region and ID (the replicas of a
 // multi-Region key share the ID).
 type cacheKey struct{ region, id string }
 
 func newKeyCache(ttl time.Duration, max int) *keyCache {
-	return &keyCache{ttl: ttl, max: max, entries: make(map[cacheKey]*liveKey)}
+	return &keyCache{ttl: ttl, max: max, entries: make(map[cacheKey]*liveKey), seed: maphash.MakeSeed()}
 }
 
 func (c *keyCache) expired(lk *liveKey, now time.Time) bool {
@@ -95,21 +120,23 @@ func (c *keyCache) get(name cacheKey, now time.Time) *liveKey {
 	defer c.mu.RUnlock()
 	lk := c.entries[name]
 	if lk == nil || c.expired(lk, now) {
+		c.misses.Add(1)
 		return nil
 	}
+	c.hits.Add(1)
 	// Taken under the lock: an eviction, which drops the cache's reference,
 	// cannot happen between the lookup and this.
 	lk.refs.Add(1)
 	return lk
 }
 
-// put caches lk, taking a reference for the cache, unless an eviction
-// happened since generation was read.
+// put caches lk, taking a reference for the cache, unless an eviction of
+// it happened since generation was read.
 func (c *keyCache) put(lk *liveKey, generation uint64) {
 	var dropped []*liveKey
+	name := cacheKey{lk.Region, lk.ID}
 	c.mu.Lock()
-	if c.generation.Load() == generation {
-		name := cacheKey{lk.Region, lk.ID}
+	if c.stripe(name).Load() == generation {
 		if old := c.entries[name]; old != nil {
 			dropped = append(dropped, old)
 		} else if len(c.entries) >= c.max {
@@ -132,7 +159,7 @@ func (c *keyCache) put(lk *liveKey, generation uint64) {
 func (c *keyCache) evict(region, id string) {
 	name := cacheKey{region, id}
 	c.mu.Lock()
-	c.generation.Add(1)
+	c.stripe(name).Add(1)
 	lk := c.entries[name]
 	delete(c.entries, name)
 	c.mu.Unlock()
@@ -160,7 +187,9 @@ func (c *keyCache) sweep(now time.Time) {
 // clear removes every entry.
 func (c *keyCache) clear() {
 	c.mu.Lock()
-	c.generation.Add(1)
+	for i := range c.generations {
+		c.generations[i].Add(1)
+	}
 	old := c.entries
 	c.entries = make(map[cacheKey]*liveKey)
 	c.mu.Unlock()
@@ -199,7 +228,7 @@ func (s *Service) liveKeyByID(region, id string) (*liveKey, error) {
 	if lk := s.cache.get(cacheKey{region, id}, now); lk != nil {
 		return lk, nil
 	}
-	generation := s.cache.generation.Load()
+	generation := s.cache.generation(cacheKey{region, id})
 	var k *Key
 	var grants []*Grant
 	err := s.store.View(func(tx store.Tx) (err error) {
@@ -295,4 +324,58 @@ func (s *Service) liveKeyFor(call *Call, id string, action string) (*liveKey, er
 		return nil, err
 	}
 	return lk, nil
+}
+
+// CacheStats reports how many data-plane key lookups the cache answered
+// and how many read the store, for metrics.
+func (s *Service) CacheStats() (hits, misses uint64) {
+	return s.cache.hits.Load(), s.cache.misses.Load()
+}
+
+// watchStore keeps the key cache coherent with changes other processes
+// make to a shared store (store.Watcher, which the PostgreSQL store is): a
+// key record or grant changed anywhere evicts the key here, normally
+// within milliseconds of the commit, and "anything may have changed" (the
+// watcher's connection (re)established or lost) empties the cache. The TTL
+// still bounds staleness if notifications stop without the watcher
+// noticing. It returns when stop is closed.
+func (s *Service) watchStore(w store.Watcher, stop <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-stop
+		cancel()
+	}()
+	err := w.Watch(ctx, func(t store.Table, key string) {
+		switch t {
+		case "":
+			s.cache.clear()
+		case store.Keys, store.Grants:
+			// "region/key ID" and "region/key ID/grant ID"
+			region, rest, ok := strings.Cut(key, "/")
+			id, _, _ := strings.Cut(rest, "/")
+			if !ok || id == "" {
+				s.cache.clear()
+				return
+			}
+			s.cache.evict(region, id)
+		}
+	})
+	if err != nil && ctx.Err() == nil {
+		s.logger.Error("watching the store for changes by other processes stopped; cached keys now expire only after their TTL", "err", err)
+	}
+}
+
+// watcherOf finds a store.Watcher in st or the stores it wraps.
+func watcherOf(st store.Store) store.Watcher {
+	for st != nil {
+		if w, ok := st.(store.Watcher); ok {
+			return w
+		}
+		r, ok := st.(interface{ Raw() store.Store })
+		if !ok {
+			return nil
+		}
+		st = r.Raw()
+	}
+	return nil
 }

@@ -12,21 +12,29 @@ import (
 func TestKeyCacheRefusesStaleLoads(t *testing.T) {
 	c := newKeyCache(time.Minute, 10)
 	now := time.Now()
-	generation := c.generation.Load()
+	generation := c.generation(cacheKey{"r", "k"})
 	c.evict("r", "k") // a change committed while the loader was reading
 	c.put(&liveKey{Key: &Key{ID: "k", Region: "r"}, loaded: now}, generation)
 	if c.get(cacheKey{"r", "k"}, now) != nil {
 		t.Fatal("a key loaded before an eviction was cached after it")
 	}
-	c.put(&liveKey{Key: &Key{ID: "k", Region: "r"}, loaded: now}, c.generation.Load())
+	c.put(&liveKey{Key: &Key{ID: "k", Region: "r"}, loaded: now}, c.generation(cacheKey{"r", "k"}))
 	if c.get(cacheKey{"r", "k"}, now) == nil {
 		t.Fatal("a fresh load was not cached")
 	}
 	if c.get(cacheKey{"r", "k"}, now.Add(time.Minute+time.Second)) != nil {
 		t.Fatal("an entry older than the TTL was returned")
 	}
+	// "Anything may have changed" (a store watcher reconnecting) also
+	// keeps loads that were in flight out.
+	generation = c.generation(cacheKey{"r", "k"})
+	c.clear()
+	c.put(&liveKey{Key: &Key{ID: "k", Region: "r"}, loaded: now}, generation)
+	if c.get(cacheKey{"r", "k"}, now) != nil {
+		t.Fatal("a key loaded before the cache was cleared was cached after it")
+	}
 	for i := range 20 {
-		c.put(&liveKey{Key: &Key{ID: string(rune('a' + i)), Region: "r"}, loaded: now}, c.generation.Load())
+		c.put(&liveKey{Key: &Key{ID: string(rune('a' + i)), Region: "r"}, loaded: now}, c.generation(cacheKey{"r", string(rune('a' + i))}))
 	}
 	if len(c.entries) > 10 {
 		t.Fatalf("cache holds %d entries, limit 10", len(c.entries))

@@ -15,10 +15,25 @@ import (
 // The cryptographic operations on symmetric keys. Plaintext and unwrapped
 // key material never leave these functions except in the response.
 
-// usableKey finds a key for a cryptographic operation: it must exist, the
-// call must be allowed, and it must be enabled and made for usage. The
-// caller must release the key.
+// usableKey finds a key for a cryptographic operation, checking in AWS's
+// order: it must exist, the call must be allowed, the key must be enabled
+// (state), and made for usage. The caller must release the key.
 func (s *Service) usableKey(call *Call, id, action string, usage kmsapi.KeyUsageType) (*liveKey, error) {
+	k, err := s.enabledKey(call, id, action)
+	if err != nil {
+		return nil, err
+	}
+	if k.KeyUsage != usage {
+		k.release()
+		return nil, wrongUsage(k.Key, action)
+	}
+	return k, nil
+}
+
+// enabledKey is usableKey without the usage check: Decrypt and ReEncrypt
+// compare the named key with the ciphertext's before they look at its
+// usage. The caller must release the key.
+func (s *Service) enabledKey(call *Call, id, action string) (*liveKey, error) {
 	k, err := s.liveKeyFor(call, id, action)
 	if err != nil {
 		return nil, err
@@ -27,11 +42,14 @@ func (s *Service) usableKey(call *Call, id, action string, usage kmsapi.KeyUsage
 		k.release()
 		return nil, err
 	}
-	if k.KeyUsage != usage {
-		k.release()
-		return nil, wrongUsage(k.Key, action)
-	}
 	return k, nil
+}
+
+// incorrectKey is AWS's answer to a KeyId that is not the key that made
+// a symmetric ciphertext.
+func incorrectKey() error {
+	return kmsapi.Errorf(kmsapi.IncorrectKeyException,
+		"The key ID in the request does not identify a CMK that can perform this operation.")
 }
 
 func wrongUsage(k *Key, action string) error {
@@ -156,13 +174,16 @@ func (s *Service) Encrypt(ctx context.Context, call *Call, in *kmsapi.EncryptReq
 	if err := noContextForAsymmetric(k.Key, in.EncryptionContext); err != nil {
 		return nil, err
 	}
-	if in.GetDryRun() {
-		return nil, dryRunError()
-	}
-	blob, _, err := s.encrypt(k, in.EncryptionAlgorithm, in.Plaintext, in.EncryptionContext)
+	// A dry run answers after every check, the plaintext's size for the
+	// key included: it says whether the request would have succeeded.
+	blob, mid, err := s.encrypt(k, in.EncryptionAlgorithm, in.Plaintext, in.EncryptionContext)
 	if err != nil {
 		return nil, s.internalError(ctx, "Encrypt", err)
 	}
+	if in.GetDryRun() {
+		return nil, dryRunError()
+	}
+	call.EncryptedWith = mid
 	s.used(call, k.Key, kmsapi.KeyLastUsageTrackingOperationEncrypt)
 	return &kmsapi.EncryptResponse{
 		CiphertextBlob:      blob,
@@ -215,8 +236,7 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 			return nil, nil, h.MaterialID, err
 		}
 	} else if named.ID != h.KeyID {
-		return nil, nil, h.MaterialID, kmsapi.Errorf(kmsapi.IncorrectKeyException,
-			"The key ID in the request does not identify a CMK that can perform this operation.")
+		return nil, nil, h.MaterialID, incorrectKey()
 	}
 	secret, ok := k.secrets[h.MaterialID]
 	if !ok {
@@ -259,13 +279,27 @@ func (s *Service) dryRunWithoutCiphertext(call *Call, keyID *string, action stri
 // names its key; an RSA ciphertext does not, so then keyID must name the RSA
 // key and alg its algorithm. mid is the material of a symmetric blob. The
 // caller must release k.
+//
+// A named key is checked as AWS checks it: it must exist, be allowed and be
+// enabled; then, if the blob is a symmetric ciphertext of another key, the
+// answer is IncorrectKeyException whatever the named key's usage and spec
+// (captured on AWS: a symmetric ciphertext decrypted naming an HMAC key);
+// only then its usage.
 func (s *Service) decrypt(call *Call, blob []byte, ec map[string]string, keyID *string, alg *kmsapi.EncryptionAlgorithmSpec, action string) (
 	k *liveKey, plaintext []byte, mid *ciphertext.MaterialID, err error) {
 	var named *liveKey
 	if keyID != nil {
-		named, err = s.usableKey(call, *keyID, action, kmsapi.KeyUsageTypeEncryptDecrypt)
+		named, err = s.enabledKey(call, *keyID, action)
 		if err != nil {
 			return nil, nil, nil, err
+		}
+		if h, err := ciphertext.ParseHeader(blob); err == nil && h.KeyID != named.ID {
+			named.release()
+			return nil, nil, nil, incorrectKey()
+		}
+		if named.KeyUsage != kmsapi.KeyUsageTypeEncryptDecrypt {
+			named.release()
+			return nil, nil, nil, wrongUsage(named.Key, action)
 		}
 		if named.KeySpec != kmsapi.KeySpecSymmetricDefault {
 			plaintext, err := decryptAsymmetric(named, blob, ec, alg)
@@ -317,11 +351,11 @@ func (s *Service) Decrypt(ctx context.Context, call *Call, in *kmsapi.DecryptReq
 	if err := s.cryptoRequest(call, in.EncryptionContext, in.EncryptionAlgorithm, in.GrantTokens); err != nil {
 		return nil, err
 	}
-	if in.GetDryRun() && ignoresCiphertext(in.DryRunModifiers) {
-		return nil, s.dryRunWithoutCiphertext(call, in.KeyId, "kms:Decrypt")
-	}
 	if in.Recipient != nil {
 		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "Recipient is not supported by this server yet.")
+	}
+	if in.GetDryRun() && ignoresCiphertext(in.DryRunModifiers) {
+		return nil, s.dryRunWithoutCiphertext(call, in.KeyId, "kms:Decrypt")
 	}
 	k, plaintext, mid, err := s.decrypt(call, in.CiphertextBlob, in.EncryptionContext, in.KeyId, in.EncryptionAlgorithm, "kms:Decrypt")
 	if err != nil {
@@ -399,12 +433,12 @@ func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryp
 	}
 	defer dst.release()
 	call.OtherKeyARN = dst.ARN()
-	if in.GetDryRun() {
-		return nil, dryRunError()
-	}
 	blob, dstMaterial, err := s.encrypt(dst, in.DestinationEncryptionAlgorithm, plaintext, in.DestinationEncryptionContext)
 	if err != nil {
 		return nil, s.internalError(ctx, "ReEncrypt", err)
+	}
+	if in.GetDryRun() {
+		return nil, dryRunError()
 	}
 	s.used(call, src.Key, kmsapi.KeyLastUsageTrackingOperationReEncrypt)
 	s.used(call, dst.Key, kmsapi.KeyLastUsageTrackingOperationReEncrypt)
@@ -521,17 +555,19 @@ func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, call *Cal
 }
 
 func (s *Service) GenerateRandom(ctx context.Context, call *Call, in *kmsapi.GenerateRandomRequest) (*kmsapi.GenerateRandomResponse, error) {
+	// The request first, then the permission, then the custom key store it
+	// names (a lookup: trent has none).
+	if in.NumberOfBytes == nil {
+		return nil, kmsapi.Errorf(kmsapi.ValidationException, "NumberOfBytes is required.")
+	}
+	if in.Recipient != nil {
+		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "Recipient is not supported by this server yet.")
+	}
 	if err := s.authorizeAccount(call, "kms:GenerateRandom", "*"); err != nil {
 		return nil, err
 	}
 	if in.CustomKeyStoreId != nil {
 		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException, "Custom key stores are not supported by this server.")
-	}
-	if in.Recipient != nil {
-		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "Recipient is not supported by this server yet.")
-	}
-	if in.NumberOfBytes == nil {
-		return nil, kmsapi.Errorf(kmsapi.ValidationException, "NumberOfBytes is required.")
 	}
 	b, err := s.randomBytes(int(*in.NumberOfBytes))
 	if err != nil {

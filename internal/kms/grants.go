@@ -414,8 +414,9 @@ const (
 	maxGrantContextValue = 384
 )
 
-// checkGrantRequest applies AWS's rules to a CreateGrant request for key k.
-func (s *Service) checkGrantRequest(in *kmsapi.CreateGrantRequest, k *Key) error {
+// checkGrantRequest applies AWS's rules to a CreateGrant request on its
+// own, before the key is looked up: principals, operations, constraints.
+func (s *Service) checkGrantRequest(in *kmsapi.CreateGrantRequest) error {
 	if in.GranteeServicePrincipal != nil || in.RetiringServicePrincipal != nil || in.Constraints.GetSourceArn() != "" {
 		return kmsapi.Errorf(kmsapi.UnsupportedOperationException,
 			"Grants to service principals are not supported by this server: no AWS service calls it.")
@@ -428,13 +429,6 @@ func (s *Service) checkGrantRequest(in *kmsapi.CreateGrantRequest, k *Key) error
 	if len(in.Operations) == 1 && in.Operations[0] == kmsapi.GrantOperationCreateGrant {
 		return kmsapi.Errorf(kmsapi.ValidationException, "Grants must not contain only the CreateGrant operation.")
 	}
-	allowed := grantOpsFor(k)
-	for _, op := range in.Operations {
-		if !slices.Contains(allowed, op) {
-			return kmsapi.Errorf(kmsapi.ValidationException,
-				"Grant operation %s is not valid for a key with key spec %s and key usage %s.", op, k.KeySpec, k.KeyUsage)
-		}
-	}
 	c := in.Constraints
 	if c.GetEncryptionContextEquals() != nil && c.GetEncryptionContextSubset() != nil {
 		return kmsapi.Errorf(kmsapi.ValidationException, "Only one of EncryptionContextEquals and EncryptionContextSubset can be specified.")
@@ -442,10 +436,6 @@ func (s *Service) checkGrantRequest(in *kmsapi.CreateGrantRequest, k *Key) error
 	if ec := c.GetEncryptionContextEquals(); ec != nil || c.GetEncryptionContextSubset() != nil {
 		if ec == nil {
 			ec = c.GetEncryptionContextSubset()
-		}
-		if k.KeySpec != kmsapi.KeySpecSymmetricDefault {
-			return kmsapi.Errorf(kmsapi.ValidationException,
-				"Encryption context constraints are only supported for symmetric encryption KMS keys.")
 		}
 		if len(ec) > maxGrantContextPairs {
 			return kmsapi.Errorf(kmsapi.ValidationException,
@@ -457,6 +447,26 @@ func (s *Service) checkGrantRequest(in *kmsapi.CreateGrantRequest, k *Key) error
 					"Grant constraint encryption context keys and values can have at most %d characters.", maxGrantContextValue)
 			}
 		}
+	}
+	return nil
+}
+
+// checkGrantForKey applies the rules of a CreateGrant request that depend
+// on the key's spec and usage, after its state: the operations must be
+// ones the key can do, and encryption context constraints need a
+// symmetric encryption key.
+func checkGrantForKey(in *kmsapi.CreateGrantRequest, k *Key) error {
+	allowed := grantOpsFor(k)
+	for _, op := range in.Operations {
+		if !slices.Contains(allowed, op) {
+			return kmsapi.Errorf(kmsapi.ValidationException,
+				"Grant operation %s is not valid for a key with key spec %s and key usage %s.", op, k.KeySpec, k.KeyUsage)
+		}
+	}
+	c := in.Constraints
+	if (c.GetEncryptionContextEquals() != nil || c.GetEncryptionContextSubset() != nil) && k.KeySpec != kmsapi.KeySpecSymmetricDefault {
+		return kmsapi.Errorf(kmsapi.ValidationException,
+			"Encryption context constraints are only supported for symmetric encryption KMS keys.")
 	}
 	return nil
 }
@@ -530,6 +540,9 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 	if _, err := s.checkGrantTokens(in.GrantTokens); err != nil {
 		return nil, err
 	}
+	if err := s.checkGrantRequest(in); err != nil {
+		return nil, err
+	}
 	c := in.Constraints
 	call.Cond.GrantTokens = in.GrantTokens
 	call.Cond.TakesContext = true
@@ -566,7 +579,7 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 		if err := checkUsable(k, s.now()); err != nil {
 			return err
 		}
-		if err := s.checkGrantRequest(in, k); err != nil {
+		if err := checkGrantForKey(in, k); err != nil {
 			return err
 		}
 		g := &Grant{
@@ -582,9 +595,8 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 				"User: %s is not authorized to perform: kms:CreateGrant on resource: %s because a grant can only create grants for its own operations, with constraints at least as strict",
 				call.ARN, k.ARN())
 		}
-		if in.GetDryRun() {
-			return dryRunError()
-		}
+		// A dry run answers after every check: the grant with the same
+		// Name, the quota.
 		if g.Name != "" {
 			id, err := tx.Get(store.GrantIndex, grantNameIndex(k.Region, k.ID, g.Name))
 			if err == nil {
@@ -593,6 +605,9 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 					return err
 				}
 				if old != nil && sameGrant(old, g) {
+					if in.GetDryRun() {
+						return dryRunError()
+					}
 					tok, err := s.grantToken(old)
 					if err != nil {
 						return err
@@ -610,6 +625,9 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 		}
 		if n >= MaxGrantsPerKey {
 			return kmsapi.Errorf(kmsapi.LimitExceededException, "The number of grants for %s exceeds the limit of %d.", k.ARN(), MaxGrantsPerKey)
+		}
+		if in.GetDryRun() {
+			return dryRunError()
 		}
 		idBytes, err := s.randomBytes(32)
 		if err != nil {
@@ -666,6 +684,9 @@ func (s *Service) ListGrants(ctx context.Context, call *Call, in *kmsapi.ListGra
 	if in.GranteeServicePrincipal != nil {
 		return &kmsapi.ListGrantsResponse{Grants: []kmsapi.GrantListEntry{}, Truncated: new(false)}, nil
 	}
+	if in.GrantId != nil && !validGrantID(*in.GrantId) {
+		return nil, kmsapi.Errorf(kmsapi.InvalidGrantIdException, "Invalid grant ID: %s", *in.GrantId)
+	}
 	call.Cond.Set("kms:GrantIsForAWSResource", "false")
 	limit := limitOr(in.Limit, 50)
 	out := &kmsapi.ListGrantsResponse{Grants: []kmsapi.GrantListEntry{}, Truncated: new(false)}
@@ -678,9 +699,6 @@ func (s *Service) ListGrants(ctx context.Context, call *Call, in *kmsapi.ListGra
 		after, err := decodeMarker(in.Marker, prefix)
 		if err != nil {
 			return err
-		}
-		if in.GrantId != nil && !validGrantID(*in.GrantId) {
-			return kmsapi.Errorf(kmsapi.InvalidGrantIdException, "Invalid grant ID: %s", *in.GrantId)
 		}
 		last := ""
 		return tx.Scan(store.Grants, prefix, after, func(sk string, v []byte) (bool, error) {

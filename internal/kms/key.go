@@ -13,6 +13,7 @@ import (
 	"github.com/trent-kms/trent/internal/ciphertext"
 	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/lastuse"
 	"github.com/trent-kms/trent/internal/store"
 )
 
@@ -28,6 +29,9 @@ type Key struct {
 	KeyUsage     kmsapi.KeyUsageType `json:"keyUsage"`
 	Origin       kmsapi.OriginType   `json:"origin"`
 	State        kmsapi.KeyState     `json:"state"`
+	// Manager is AWS for an AWS managed key (managed.go); empty for a
+	// customer managed key, as every record written before it existed.
+	Manager kmsapi.KeyManagerType `json:"keyManager,omitempty"`
 	// DeletionDate and PendingWindowInDays are set while State is PendingDeletion.
 	DeletionDate        time.Time `json:"deletionDate,omitzero"`
 	PendingWindowInDays int32     `json:"pendingWindowInDays,omitempty"`
@@ -210,7 +214,7 @@ func (k *Key) metadata() *kmsapi.KeyMetadata {
 		KeyUsage:              new(k.KeyUsage),
 		KeyState:              new(k.State),
 		Origin:                new(k.Origin),
-		KeyManager:            new(kmsapi.KeyManagerTypeCustomer),
+		KeyManager:            new(k.keyManager()),
 		CustomerMasterKeySpec: new(kmsapi.CustomerMasterKeySpec(k.KeySpec)),
 		KeySpec:               new(k.KeySpec),
 		MultiRegion:           new(k.MultiRegion),
@@ -244,6 +248,15 @@ func (k *Key) metadata() *kmsapi.KeyMetadata {
 		m.PendingDeletionWindowInDays = new(k.PendingWindowInDays)
 	}
 	return m
+}
+
+// keyManager is who manages the key: AWS for an AWS managed key, else the
+// customer.
+func (k *Key) keyManager() kmsapi.KeyManagerType {
+	if k.Manager == "" {
+		return kmsapi.KeyManagerTypeCustomer
+	}
+	return k.Manager
 }
 
 // earliestExpiry is when the first of the key's imported materials that
@@ -372,13 +385,16 @@ func deleteKey(tx store.Tx, k *Key) error {
 	if err := tx.Delete(store.Keys, keyStoreKey(k.Region, k.ID)); err != nil {
 		return err
 	}
-	if err := tx.Delete(store.LastUsage, keyStoreKey(k.Region, k.ID)); err != nil {
+	if err := lastuse.Forget(tx, lastuse.Key{Region: k.Region, ID: k.ID}); err != nil {
 		return err
 	}
 	if err := deleteImportParameters(tx, k.Region, k.ID); err != nil {
 		return err
 	}
 	if err := tx.Delete(store.KeysByAcc, accountIndexKey(k.Account, k.Region, k.ID)); err != nil {
+		return err
+	}
+	if err := addKeyCount(tx, k.Account, k.Region, k.ID, -1); err != nil {
 		return err
 	}
 	names, err := aliasesOf(tx, k.Region, k.ID)

@@ -48,6 +48,9 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 	if in.Origin != nil {
 		origin = *in.Origin
 	}
+	// A custom key store is looked up, and found missing, after the
+	// permission is asked (AWS_CLOUDHSM, EXTERNAL_KEY_STORE: trent has none).
+	customStore := in.CustomKeyStoreId != nil || in.XksKeyId != nil
 	switch origin {
 	case kmsapi.OriginTypeAwsKms:
 	case kmsapi.OriginTypeExternal:
@@ -55,18 +58,22 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 			return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException,
 				"KeySpec %s does not support Origin EXTERNAL.", spec)
 		}
-	default: // AWS_CLOUDHSM, EXTERNAL_KEY_STORE
-		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException,
-			"Custom key stores are not supported by this server.")
-	}
-	if in.CustomKeyStoreId != nil || in.XksKeyId != nil {
-		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException,
-			"Custom key stores are not supported by this server.")
+	default:
+		customStore = true
 	}
 	multiRegion := in.GetMultiRegion()
 	tags, err := mergeTags(nil, in.Tags)
 	if err != nil {
 		return nil, err
+	}
+	// The policy document is part of the request: validated before the
+	// permissions are asked, like the tags. Whether the caller could still
+	// change it (the lockout check) depends on the key, so comes later.
+	var keyPolicy *policy.Policy
+	if in.Policy != nil {
+		if keyPolicy, err = s.checkPolicy(*in.Policy); err != nil {
+			return nil, err
+		}
 	}
 	// kms:CreateKey is an IAM-only permission, with the would-be key's
 	// properties as conditions; tags need kms:TagResource too.
@@ -89,11 +96,9 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 			return nil, err
 		}
 	}
-	var keyPolicy *policy.Policy
-	if in.Policy != nil {
-		if keyPolicy, err = s.checkPolicy(*in.Policy); err != nil {
-			return nil, err
-		}
+	if customStore {
+		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException,
+			"Custom key stores are not supported by this server.")
 	}
 
 	now := s.now().UTC()
@@ -133,7 +138,16 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 		}
 		k.Materials = []Material{m[0]}
 	}
-	if err := s.store.Update(func(tx store.Tx) error { return putKey(tx, k) }); err != nil {
+	if err := s.checkKeyQuota(k.Account, k.Region); err != nil {
+		return nil, s.internalError(ctx, "CreateKey", err)
+	}
+	err = s.store.Update(func(tx store.Tx) error {
+		if err := addKeyCount(tx, k.Account, k.Region, k.ID, 1); err != nil {
+			return err
+		}
+		return putKey(tx, k)
+	})
+	if err != nil {
 		return nil, s.internalError(ctx, "CreateKey", err)
 	}
 	return &kmsapi.CreateKeyResponse{KeyMetadata: k.metadata()}, nil
@@ -253,6 +267,10 @@ func (s *Service) DescribeKey(ctx context.Context, call *Call, in *kmsapi.Descri
 		return nil, err
 	}
 	call.Cond.GrantTokens = in.GrantTokens
+	// A predefined alias (alias/aws/<service>) gets its AWS managed key now.
+	if err := s.ensureManagedKey(call, in.GetKeyId()); err != nil {
+		return nil, s.internalError(ctx, "DescribeKey", err)
+	}
 	k, err := s.liveKeyFor(call, in.GetKeyId(), "kms:DescribeKey")
 	if err != nil {
 		return nil, s.internalError(ctx, "DescribeKey", err)
@@ -468,4 +486,132 @@ func (s *Service) ListKeys(ctx context.Context, call *Call, in *kmsapi.ListKeysR
 		return nil, s.internalError(ctx, "ListKeys", err)
 	}
 	return out, nil
+}
+
+// Key quota. AWS allows 100,000 KMS keys per account and region (AWS
+// managed keys aside). The count is kept in the account index
+// (store.KeysByAcc, under "count/<account>/<region>/<shard>", which no key
+// entry can be: those start with a 12-digit account ID), in 256 shards by
+// the first two hex digits of the key ID. The transaction that creates or
+// deletes a key changes only its own shard, so keys created at once rarely
+// touch the same record (one shared counter made concurrent CreateKeys on
+// PostgreSQL retry on serialization failures: half the throughput, ten
+// times the p99). The quota is checked against the sum of the shards just
+// before the creating transaction (from a count at most a second old while
+// the account is below 90 % of it), so keys created at the same moment on
+// several nodes can pass it by a few.
+
+const defaultKeyQuota = 100000
+
+func keyCountPrefix(account, region string) string { return "count/" + account + "/" + region + "/" }
+
+func keyCountKey(account, region, keyID string) string {
+	shard := strings.TrimPrefix(keyID, "mrk-")
+	if len(shard) > 2 {
+		shard = shard[:2]
+	}
+	return keyCountPrefix(account, region) + shard
+}
+
+func readCount(tx store.Tx, key string) (int, error) {
+	v, err := tx.Get(store.KeysByAcc, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(string(v))
+}
+
+// addKeyCount counts a key created (+1) or deleted (-1) in its shard.
+func addKeyCount(tx store.Tx, account, region, keyID string, delta int) error {
+	key := keyCountKey(account, region, keyID)
+	n, err := readCount(tx, key)
+	if err != nil {
+		return err
+	}
+	return tx.Put(store.KeysByAcc, key, []byte(strconv.Itoa(max(n+delta, 0))))
+}
+
+// checkKeyQuota refuses a new key of account in region when the account
+// has reached the quota, with AWS's words. The sum of the shards is read
+// from the store at most once a second per account and region while the
+// account is well below its quota (counting this node's creations
+// meanwhile), since reading it costs a transaction; near the quota it is
+// read every time.
+func (s *Service) checkKeyQuota(account, region string) error {
+	name := cacheKey{account, region}
+	now := time.Now()
+	s.keyCounts.mu.Lock()
+	e, ok := s.keyCounts.m[name]
+	if ok && now.Sub(e.read) < time.Second && e.n < s.keyQuota*9/10 {
+		e.n++
+		s.keyCounts.m[name] = e
+		s.keyCounts.mu.Unlock()
+		return nil
+	}
+	s.keyCounts.mu.Unlock()
+	n := 0
+	err := s.store.View(func(tx store.Tx) error {
+		n = 0
+		return tx.Scan(store.KeysByAcc, keyCountPrefix(account, region), "", func(_ string, v []byte) (bool, error) {
+			c, err := strconv.Atoi(string(v))
+			n += c
+			return true, err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if n >= s.keyQuota {
+		return kmsapi.Errorf(kmsapi.LimitExceededException,
+			"Key quota for this account in this region is %d but the current usage is %d.", s.keyQuota, n)
+	}
+	s.keyCounts.mu.Lock()
+	s.keyCounts.m[name] = keyCountRead{n: n + 1, read: now}
+	s.keyCounts.mu.Unlock()
+	return nil
+}
+
+// keyCountRead is the number of keys of an account in a region as last
+// read (plus this node's creations since), and when it was read.
+type keyCountRead struct {
+	n    int
+	read time.Time
+}
+
+// keyCountsMarker in store.Meta says the key counts have been made; a store
+// written before they existed gets them counted once, at start.
+const keyCountsMarker = "key counts v1"
+
+func countKeysOnce(st store.Store) error {
+	return st.Update(func(tx store.Tx) error {
+		if _, err := tx.Get(store.Meta, keyCountsMarker); err == nil {
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		counts := map[string]int{}
+		err := tx.Scan(store.KeysByAcc, "", "", func(entry string, _ []byte) (bool, error) {
+			if strings.HasPrefix(entry, "count/") {
+				return true, nil
+			}
+			parts := strings.SplitN(entry, "/", 3) // account/region/key ID
+			if len(parts) != 3 {
+				return false, fmt.Errorf("malformed account index entry %q", entry)
+			}
+			counts[keyCountKey(parts[0], parts[1], parts[2])]++
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for k, n := range counts {
+			if err := tx.Put(store.KeysByAcc, k, []byte(strconv.Itoa(n))); err != nil {
+				return err
+			}
+		}
+		return tx.Put(store.Meta, keyCountsMarker, []byte("1"))
+	})
 }

@@ -114,27 +114,22 @@ func (s *Service) ReplicateKey(ctx context.Context, call *Call, in *kmsapi.Repli
 			return nil, err
 		}
 	}
+	// The quota of the account the key's ARN names (the caller's for a
+	// key ID), before the transaction: see checkKeyQuota.
+	if p, ok := parseKeyID(call, in.GetKeyId()); ok && s.servesRegion(region) {
+		if err := s.checkKeyQuota(p.account, region); err != nil {
+			return nil, err
+		}
+	}
 	var replica *Key
 	var touched []cacheKey
 	err = s.store.Update(func(tx store.Tx) error {
 		replica, touched = nil, touched[:0]
+		// AWS's order: the key and the caller's permissions, then the
+		// key's state, then what kind of key it is, then the operation's
+		// own checks.
 		primary, err := s.lookupKey(tx, call, in.GetKeyId(), keyIDOnly, "kms:ReplicateKey")
 		if err != nil {
-			return err
-		}
-		if !primary.MultiRegion || primary.Region != primary.PrimaryRegion {
-			return notPrimary(primary)
-		}
-		if err := checkUsable(primary, s.now()); err != nil {
-			return err
-		}
-		if !s.servesRegion(region) {
-			return kmsapi.Errorf(kmsapi.UnsupportedOperationException,
-				"Region %s is not served by this trent deployment, so no replica can be made there.", region)
-		}
-		if _, err := getKey(tx, region, primary.ID); err == nil {
-			return kmsapi.Errorf(kmsapi.AlreadyExistsException, "%s already exists.", keyARN(region, primary.Account, primary.ID))
-		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		// Making the replica is creating a key in its region: an IAM
@@ -148,6 +143,21 @@ func (s *Service) ReplicateKey(ctx context.Context, call *Call, in *kmsapi.Repli
 			if err := s.authorizeAccount(&replicaCall, "kms:TagResource", "*"); err != nil {
 				return err
 			}
+		}
+		if err := checkUsable(primary, s.now()); err != nil {
+			return err
+		}
+		if !primary.MultiRegion || primary.Region != primary.PrimaryRegion {
+			return notPrimary(primary)
+		}
+		if !s.servesRegion(region) {
+			return kmsapi.Errorf(kmsapi.UnsupportedOperationException,
+				"Region %s is not served by this trent deployment, so no replica can be made there.", region)
+		}
+		if _, err := getKey(tx, region, primary.ID); err == nil {
+			return kmsapi.Errorf(kmsapi.AlreadyExistsException, "%s already exists.", keyARN(region, primary.Account, primary.ID))
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
 		now := s.now().UTC()
 		replica = &Key{
@@ -168,6 +178,9 @@ func (s *Service) ReplicateKey(ctx context.Context, call *Call, in *kmsapi.Repli
 			if err := s.checkLockout(&replicaCall, replica, replicaPolicy, in.GetBypassPolicyLockoutSafetyCheck()); err != nil {
 				return err
 			}
+		}
+		if err := addKeyCount(tx, replica.Account, replica.Region, replica.ID, 1); err != nil {
+			return err
 		}
 		if err := s.copyMaterial(primary, replica); err != nil {
 			return err
@@ -244,11 +257,11 @@ func (s *Service) UpdatePrimaryRegion(ctx context.Context, call *Call, in *kmsap
 		if err != nil {
 			return err
 		}
-		if !primary.MultiRegion || primary.Region != primary.PrimaryRegion {
-			return kmsapi.Errorf(kmsapi.UnsupportedOperationException, "%s is not a multi-Region primary key.", primary.ARN())
-		}
 		if err := checkUsable(primary, s.now()); err != nil {
 			return err
+		}
+		if !primary.MultiRegion || primary.Region != primary.PrimaryRegion {
+			return kmsapi.Errorf(kmsapi.UnsupportedOperationException, "%s is not a multi-Region primary key.", primary.ARN())
 		}
 		if region == primary.Region {
 			return kmsapi.Errorf(kmsapi.ValidationException, "%s is already the primary key.", primary.ARN())

@@ -50,12 +50,20 @@ func TestMultiRegionKey(t *testing.T) {
 	_, err = s.ReplicateKey(ctx, &east, &kmsapi.ReplicateKeyRequest{KeyId: new(id), ReplicaRegion: new("ap-south-2")})
 	wantCode(t, err, kmsapi.UnsupportedOperationException)
 	_, err = s.ReplicateKey(ctx, &west, &kmsapi.ReplicateKeyRequest{KeyId: new(id), ReplicaRegion: new("ap-south-1")})
-	wantCode(t, err, kmsapi.UnsupportedOperationException, "is not a multi-region primary key.")
+	wantCode(t, err, kmsapi.KMSInvalidStateException, "is creating.") // its state first
 	single := createKey(t, s, east, &kmsapi.CreateKeyRequest{})
 	_, err = s.ReplicateKey(ctx, &east, &kmsapi.ReplicateKeyRequest{KeyId: new(single), ReplicaRegion: new("eu-west-1")})
 	wantCode(t, err, kmsapi.UnsupportedOperationException)
+	// The state comes before the kind of key, as everywhere.
+	must[struct{}](t)(struct{}{}, s.DisableKey(ctx, &east, &kmsapi.DisableKeyRequest{KeyId: new(single)}))
+	_, err = s.ReplicateKey(ctx, &east, &kmsapi.ReplicateKeyRequest{KeyId: new(single), ReplicaRegion: new("eu-west-1")})
+	wantCode(t, err, kmsapi.DisabledException)
+	wantCode(t, s.UpdatePrimaryRegion(ctx, &east, &kmsapi.UpdatePrimaryRegionRequest{KeyId: new(single), PrimaryRegion: new("eu-west-1")}),
+		kmsapi.DisabledException)
 
 	runScheduled(t, s)
+	_, err = s.ReplicateKey(ctx, &west, &kmsapi.ReplicateKeyRequest{KeyId: new(id), ReplicaRegion: new("ap-south-1")})
+	wantCode(t, err, kmsapi.UnsupportedOperationException, "is not a multi-region primary key.")
 	wm := describe(t, s, west, id)
 	if wm.GetKeyState() != kmsapi.KeyStateEnabled || wm.MultiRegionConfiguration.GetMultiRegionKeyType() != kmsapi.MultiRegionKeyTypeReplica ||
 		wm.GetCurrentKeyMaterialId() != md.GetCurrentKeyMaterialId() {

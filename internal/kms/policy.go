@@ -112,11 +112,12 @@ func checkPolicyName(name *string) error {
 }
 
 func (s *Service) GetKeyPolicy(ctx context.Context, call *Call, in *kmsapi.GetKeyPolicyRequest) (*kmsapi.GetKeyPolicyResponse, error) {
-	k, err := s.viewKey(ctx, call, "GetKeyPolicy", in.GetKeyId())
-	if err != nil {
+	// The name is the request's, checked before the key (as PutKeyPolicy does).
+	if err := checkPolicyName(in.PolicyName); err != nil {
 		return nil, err
 	}
-	if err := checkPolicyName(in.PolicyName); err != nil {
+	k, err := s.viewKey(ctx, call, "GetKeyPolicy", in.GetKeyId())
+	if err != nil {
 		return nil, err
 	}
 	return &kmsapi.GetKeyPolicyResponse{Policy: new(k.policy()), PolicyName: new(defaultPolicyName)}, nil

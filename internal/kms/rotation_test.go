@@ -466,7 +466,7 @@ func TestSchedulerLease(t *testing.T) {
 	if n := runScheduled(t, b); n != 0 {
 		t.Fatal("b worked while a held the lease")
 	}
-	clock.Advance(a.leaseTTL)
+	clock.Advance(a.lease.TTL)
 	if n := runScheduled(t, b); n != 1 {
 		t.Fatal("b did not take over an ended lease")
 	}
@@ -517,4 +517,60 @@ func TestLegacyDeletionScheduleMoves(t *testing.T) {
 			return true, nil
 		})
 	})
+}
+
+// TestKeyQuota: an account may hold KeyQuota keys per region; a deleted key
+// frees its place; a store from before the count existed is counted once.
+func TestKeyQuota(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock(t0)
+	s, db := newTestServiceWith(t, t.TempDir(), Config{Now: clock.Now, KeyQuota: 3})
+	call := devCall
+	var ids []string
+	for range 3 {
+		ids = append(ids, createKey(t, s, call, &kmsapi.CreateKeyRequest{}))
+	}
+	_, err := s.CreateKey(ctx, &call, &kmsapi.CreateKeyRequest{})
+	wantCode(t, err, kmsapi.LimitExceededException, "Key quota for this account in this region is 3 but the current usage is 3.")
+	// Another region, or another account, has its own count.
+	createKey(t, s, inRegion(call, "eu-west-1"), &kmsapi.CreateKeyRequest{})
+	must[*kmsapi.ScheduleKeyDeletionResponse](t)(s.ScheduleKeyDeletion(ctx, &call, &kmsapi.ScheduleKeyDeletionRequest{KeyId: new(ids[0]), PendingWindowInDays: new(int32(7))}))
+	_, err = s.CreateKey(ctx, &call, &kmsapi.CreateKeyRequest{})
+	wantCode(t, err, kmsapi.LimitExceededException) // a key pending deletion still counts
+	clock.Advance(7 * 24 * time.Hour)
+	runScheduled(t, s)
+	createKey(t, s, call, &kmsapi.CreateKeyRequest{})
+
+	// Forget the counts, as a store written before them: they are rebuilt.
+	err = db.Update(func(tx store.Tx) error {
+		if err := tx.Delete(store.Meta, keyCountsMarker); err != nil {
+			return err
+		}
+		var counts []string
+		tx.Scan(store.KeysByAcc, keyCountPrefix(call.Account, call.Region), "", func(k string, _ []byte) (bool, error) {
+			counts = append(counts, k)
+			return true, nil
+		})
+		for _, k := range counts {
+			if err := tx.Delete(store.KeysByAcc, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := New(Config{Store: db, RootKey: s.root, Now: clock.Now, ScheduleInterval: -1, KeyQuota: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	_, err = s2.CreateKey(ctx, &call, &kmsapi.CreateKeyRequest{})
+	wantCode(t, err, kmsapi.LimitExceededException, "current usage is 3.")
+	// ListKeys does not see the count entries.
+	out := must[*kmsapi.ListKeysResponse](t)(s2.ListKeys(ctx, &call, &kmsapi.ListKeysRequest{}))
+	if len(out.Keys) != 3 {
+		t.Fatalf("ListKeys lists %d keys, want 3", len(out.Keys))
+	}
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	json "github.com/go-json-experiment/json"
-
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -112,55 +110,31 @@ type EventLog interface {
 // leaseKey is the scheduler lease's record in store.Meta.
 const leaseKey = "scheduler lease"
 
-type schedulerLease struct {
-	Holder string    `json:"holder"`
-	Until  time.Time `json:"until"`
-}
-
-// takeLease takes or renews the scheduler lease for this service, unless
-// another one holds it and it has not ended.
-func (s *Service) takeLease(now time.Time) (bool, error) {
-	var ok bool
-	err := s.store.Update(func(tx store.Tx) error {
-		ok = false
-		v, err := tx.Get(store.Meta, leaseKey)
-		switch {
-		case err == nil:
-			var l schedulerLease
-			if err := json.Unmarshal(v, &l); err != nil {
-				return fmt.Errorf("decoding the scheduler lease: %w", err)
-			}
-			if l.Holder != s.nodeID && now.Before(l.Until) {
-				return nil
-			}
-		case !errors.Is(err, store.ErrNotFound):
-			return err
-		}
-		v, err = json.Marshal(schedulerLease{Holder: s.nodeID, Until: now.Add(s.leaseTTL)})
-		if err != nil {
-			return err
-		}
-		ok = true
-		return tx.Put(store.Meta, leaseKey, v)
-	})
-	return ok, err
-}
-
 // RunScheduledWork does every piece of scheduled work that is due, if this
 // service holds (or can take) the scheduler lease, and returns how many
 // keys it attended to. The server calls it periodically and whenever a
 // request asks for work to be done soon (an on-demand rotation); tests
 // call it after moving the clock.
 func (s *Service) RunScheduledWork(ctx context.Context) (int, error) {
+	return s.runScheduledWork(ctx, true)
+}
+
+// runScheduledWork is RunScheduledWork, with or without the lease. A run
+// asked for by a request (kick) goes without it: the node that took the
+// request does the work at once even while another node holds the lease,
+// which is safe since every job re-checks in its own transaction.
+func (s *Service) runScheduledWork(ctx context.Context, lease bool) (int, error) {
 	if s.events != nil {
 		if err := s.events.Healthy(); err != nil {
 			return 0, fmt.Errorf("not doing scheduled work while the audit log is unavailable: %w", err)
 		}
 	}
 	now := s.now()
-	ok, err := s.takeLease(now)
-	if err != nil || !ok {
-		return 0, err
+	if lease {
+		ok, err := s.lease.Take(now)
+		if err != nil || !ok {
+			return 0, err
+		}
 	}
 	return s.runDueWork(ctx, now)
 }
@@ -279,8 +253,8 @@ func (s *Service) attend(tx store.Tx, k *Key, now time.Time, w *work) error {
 	return nil
 }
 
-// kick asks the scheduler loop to run soon (an on-demand rotation or a
-// new replica is waiting); it never blocks.
+// kick asks the scheduler loop to run now, lease or not (an on-demand
+// rotation or a new replica is waiting); it never blocks.
 func (s *Service) kick() {
 	select {
 	case s.kicks <- struct{}{}:
@@ -300,9 +274,10 @@ func (s *Service) runScheduler(interval time.Duration, stop <-chan struct{}) {
 		<-stop
 		cancel()
 	}()
+	lease := true
 	for {
 		start := time.Now()
-		_, err := s.RunScheduledWork(ctx)
+		_, err := s.runScheduledWork(ctx, lease)
 		if err != nil && ctx.Err() == nil {
 			s.logger.Error("scheduled work", "err", err)
 		}
@@ -313,7 +288,9 @@ func (s *Service) runScheduler(interval time.Duration, stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
+			lease = true
 		case <-s.kicks:
+			lease = false
 		}
 	}
 }

@@ -20,7 +20,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trent-kms/trent/internal/ciphertext"
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/lastuse"
+	"github.com/trent-kms/trent/internal/lease"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/rootkey"
 	"github.com/trent-kms/trent/internal/store"
@@ -53,6 +56,10 @@ type Call struct {
 	// GetKeyLastUsage reports them.
 	RequestID string
 	EventID   string
+
+	// EncryptedWith is set by a symmetric Encrypt to the key material it
+	// used, which its answer does not name but its audit record does.
+	EncryptedWith *ciphertext.MaterialID
 
 	// KeyARN is set by the service to the key the call used, if any, and
 	// OtherKeyARN to a second one (ReEncrypt's destination).
@@ -88,8 +95,10 @@ type Config struct {
 	// creates replicas only there); nil serves every region.
 	ServesRegion func(string) bool
 	// OnDemandRotationLimit is how many on-demand rotations a key may have;
-	// 0 means AWS's limit, 25.
+	// 0 means AWS's limit, 25. KeyQuota is how many keys an account may
+	// have in a region; 0 means AWS's quota, 100,000.
 	OnDemandRotationLimit int
+	KeyQuota              int
 	// ScheduleInterval is how often the scheduled work (deletions,
 	// rotations, expiry of imported material) runs; 0 means one minute.
 	// A negative interval runs none in the background: the caller calls
@@ -132,19 +141,23 @@ type Service struct {
 	importKey       []byte
 	servesRegion    func(string) bool
 	onDemandLimit   int
-	events          EventLog
-	workDone        func(time.Duration, error)
-	now             func() time.Time
-	rand            io.Reader
-	logger          *slog.Logger
-	cache           *keyCache
-	usage           *usageTracker
+	keyQuota        int
+	keyCounts       struct {
+		mu sync.Mutex
+		m  map[cacheKey]keyCountRead // by account and region
+	}
+	events   EventLog
+	workDone func(time.Duration, error)
+	now      func() time.Time
+	rand     io.Reader
+	logger   *slog.Logger
+	cache    *keyCache
+	usage    *lastuse.Tracker
 
-	// nodeID names this service in the scheduler lease; leaseTTL is how
-	// long a lease lasts; kicks wakes the scheduler loop.
-	nodeID   string
-	leaseTTL time.Duration
-	kicks    chan struct{}
+	// lease is the scheduler's (schedule.go); kicks wakes the scheduler
+	// loop.
+	lease *lease.Lease
+	kicks chan struct{}
 
 	stop       chan struct{}
 	closeOnce  sync.Once
@@ -165,6 +178,7 @@ func New(cfg Config) (*Service, error) {
 		importKey:       cfg.ImportKey,
 		servesRegion:    cfg.ServesRegion,
 		onDemandLimit:   cfg.OnDemandRotationLimit,
+		keyQuota:        cfg.KeyQuota,
 		events:          cfg.Events,
 		workDone:        cfg.ScheduledWorkDone,
 		now:             cfg.Now,
@@ -209,6 +223,10 @@ func New(cfg Config) (*Service, error) {
 	if s.onDemandLimit == 0 {
 		s.onDemandLimit = defaultOnDemandRotationLimit
 	}
+	if s.keyQuota == 0 {
+		s.keyQuota = defaultKeyQuota
+	}
+	s.keyCounts.m = make(map[cacheKey]keyCountRead)
 	ttl, size := cfg.KeyCacheTTL, cfg.KeyCacheSize
 	if ttl == 0 {
 		ttl = 10 * time.Second
@@ -221,22 +239,24 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.nodeID = fmt.Sprintf("%x", node)
 	interval := cfg.ScheduleInterval
 	if interval == 0 {
 		interval = time.Minute
 	}
-	s.leaseTTL = max(2*interval, time.Minute)
+	s.lease = &lease.Lease{Store: s.store, Table: store.Meta, Key: leaseKey,
+		Holder: fmt.Sprintf("%x", node), TTL: max(2*interval, time.Minute)}
 	s.kicks = make(chan struct{}, 1)
 	if err := moveLegacySchedule(s.store); err != nil {
 		return nil, fmt.Errorf("moving the deletion schedule: %w", err)
+	}
+	if err := countKeysOnce(s.store); err != nil {
+		return nil, fmt.Errorf("counting keys: %w", err)
 	}
 	flush := cfg.UsageFlushInterval
 	if flush == 0 {
 		flush = 10 * time.Second
 	}
-	s.usage = newUsageTracker()
-	if err := s.usage.loadTrackingStart(s.store, s.now()); err != nil {
+	if s.usage, err = lastuse.Open(s.store, s.now()); err != nil {
 		return nil, err
 	}
 	s.stop = make(chan struct{})
@@ -249,6 +269,13 @@ func New(cfg Config) (*Service, error) {
 		defer s.background.Done()
 		s.runUsageFlusher(flush, s.stop)
 	}()
+	if w := watcherOf(s.store); w != nil {
+		s.background.Add(1)
+		go func() {
+			defer s.background.Done()
+			s.watchStore(w, s.stop)
+		}()
+	}
 	if interval > 0 {
 		s.background.Add(1)
 		go func() {

@@ -9,19 +9,35 @@ import (
 	"github.com/trent-kms/trent/internal/store"
 )
 
-// mergeTags adds or replaces the given tags in have, applying AWS's rules:
-// no "aws:" prefix, no key twice in one request, at most 50 per key.
-func mergeTags(have []Tag, add []kmsapi.Tag) ([]Tag, error) {
+// checkTags applies AWS's rules to the tags of one request, which need no
+// key: no key beginning with "aws:" in any case ("AWS:x" and "Aws:x" are
+// refused with the same words as "aws:x"), no key twice.
+func checkTags(add []kmsapi.Tag) error {
 	seen := make(map[string]bool, len(add))
 	for _, t := range add {
 		key := t.GetTagKey()
-		if strings.HasPrefix(key, "aws:") {
-			return nil, kmsapi.Errorf(kmsapi.TagException, "Tags beginning with aws: are reserved")
+		if reservedTagKey(key) {
+			return kmsapi.Errorf(kmsapi.TagException, "Tags beginning with aws: are reserved")
 		}
 		if seen[key] {
-			return nil, kmsapi.Errorf(kmsapi.TagException, "Duplicate tag keys")
+			return kmsapi.Errorf(kmsapi.TagException, "Duplicate tag keys")
 		}
 		seen[key] = true
+	}
+	return nil
+}
+
+// reservedTagKey reports whether a tag key has AWS's reserved prefix,
+// whatever its case.
+func reservedTagKey(key string) bool {
+	return len(key) >= len("aws:") && strings.EqualFold(key[:len("aws:")], "aws:")
+}
+
+// mergeTags adds or replaces the given tags in have, applying AWS's rules:
+// those of checkTags, and at most 50 per key.
+func mergeTags(have []Tag, add []kmsapi.Tag) ([]Tag, error) {
+	if err := checkTags(add); err != nil {
+		return nil, err
 	}
 	out := slices.Clone(have)
 	for _, t := range add {
@@ -55,6 +71,12 @@ func setRequestTags(c *Conditions, tags []kmsapi.Tag) {
 }
 
 func (s *Service) TagResource(ctx context.Context, call *Call, in *kmsapi.TagResourceRequest) error {
+	// The request's own rules first, as CreateKey and ReplicateKey check
+	// them: before the key is looked up (docs/compatibility.md, "Which
+	// error wins").
+	if err := checkTags(in.Tags); err != nil {
+		return err
+	}
 	setRequestTags(&call.Cond, in.Tags)
 	_, err := s.changeKey(ctx, call, "TagResource", in.GetKeyId(), func(k *Key) error {
 		if err := checkNotPendingDeletion(k); err != nil {

@@ -164,14 +164,11 @@ func (o *ops) registerServer(s *Server, lim *limitListener) {
 		}
 		return 1
 	})
-	// The key cache is internal/kms's: its counters appear once the
-	// service offers them.
-	if cs, ok := any(s.service).(interface{ CacheStats() (hits, misses uint64) }); ok {
-		r.NewGaugeFunc("trent_key_cache_hits_total", "Data-plane key lookups answered from the key cache.", "counter",
-			func() float64 { h, _ := cs.CacheStats(); return float64(h) })
-		r.NewGaugeFunc("trent_key_cache_misses_total", "Data-plane key lookups that loaded the key from the store.", "counter",
-			func() float64 { _, m := cs.CacheStats(); return float64(m) })
-	}
+	cs := s.service
+	r.NewGaugeFunc("trent_key_cache_hits_total", "Data-plane key lookups answered from the key cache.", "counter",
+		func() float64 { h, _ := cs.CacheStats(); return float64(h) })
+	r.NewGaugeFunc("trent_key_cache_misses_total", "Data-plane key lookups that loaded the key from the store.", "counter",
+		func() float64 { _, m := cs.CacheStats(); return float64(m) })
 	if ps, ok := o.rawStore.(interface{ Unwrap() store.Store }); ok {
 		if pg, ok := ps.Unwrap().(postgresStats); ok {
 			registerPostgres(r, pg)

@@ -138,6 +138,7 @@ func Start(cfg *config.Config, opts Options) (*Server, error) {
 		ImportKey:       db.Key("trent import v1"),
 		// Read at start: a reload does not change it.
 		OnDemandRotationLimit: cfg.OnDemandRotationLimit,
+		KeyQuota:              cfg.KeyQuota,
 		ScheduleInterval:      opts.ScheduleInterval,
 		ScheduledWorkDone: func(took time.Duration, err error) {
 			o.jobDone("scheduled_work", took, err)
