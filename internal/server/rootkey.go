@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -101,6 +103,13 @@ func CreateRootKey(cfg *config.Config) (rootkey.Wrapper, error) {
 // never opened by a trent of this version (one still to be migrated to
 // sealed records) is refused: start trent on it once first.
 func OpenConfiguredStore(cfg *config.Config, ring *rootkey.Ring, logger *slog.Logger) (*sealed.Store, error) {
+	if cfg.Store == nil || cfg.Store.Postgres == nil {
+		// Never make an empty store where the config points by mistake.
+		path := filepath.Join(cfg.DataDir, "trent.db")
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no store to work on: %w", err)
+		}
+	}
 	raw, err := openBackend(cfg, logger)
 	if err != nil {
 		return nil, err

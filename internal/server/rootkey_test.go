@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -153,4 +154,31 @@ func TestOpenRootKeysNamesTheKeyThatFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "root_key (the key file root.key)") {
 		t.Fatalf("OpenRootKeys without createFile: %v", err)
 	}
+}
+
+// TestOpenConfiguredStoreMakesNoStore: a command pointed at a data
+// directory without a store says so instead of making an empty one.
+func TestOpenConfiguredStoreMakesNoStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nothing-here")
+	cfg := config.DevConfig("127.0.0.1:0", dir)
+	ring, err := rootkey.NewRing(mustFile(t, filepath.Join(t.TempDir(), "root.key")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenConfiguredStore(cfg, ring, slog.Default())
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "no store to work on") {
+		t.Fatalf("OpenConfiguredStore: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the data directory was made: %v", err)
+	}
+}
+
+func mustFile(t *testing.T, path string) *rootkey.File {
+	t.Helper()
+	k, err := rootkey.LoadOrCreateFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
