@@ -23,6 +23,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
 
@@ -250,8 +251,33 @@ func (s *server) clientWith(id, secret, region string) *kms.Client {
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}, nil
 		}),
+		HTTPClient:       stableBodies{awshttp.NewBuildableClient()},
 		RetryMaxAttempts: 1,
 	})
+}
+
+// stableBodies hands the transport a request body of its own: the bytes
+// the SDK would send, in a reader nothing else touches. On loopback, with
+// the race detector slowing the client, trent's answer can arrive while
+// the Go transport is still making its last read of the request body; the
+// SDK's body then reports an error there, and the transport closes the
+// connection under the answer, which the caller sees as "deserialization
+// failed ... use of closed network connection" on a 200 (seen with ML-DSA
+// Sign and long descriptions). That is the client's race, not trent's; with
+// a plain reader it cannot happen.
+type stableBodies struct{ next *awshttp.BuildableClient }
+
+func (c stableBodies) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	return c.next.Do(req)
 }
 
 // rawResponse is an HTTP answer from trent.
