@@ -28,6 +28,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/trent-kms/trent/internal/config"
+	"github.com/trent-kms/trent/internal/rootkey/softhsmtest"
 	trentserver "github.com/trent-kms/trent/internal/server"
 )
 
@@ -60,6 +61,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	softhsmtest.Cleanup()
 	os.Exit(code)
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/config"
 	"github.com/trent-kms/trent/internal/rootkey"
+	"github.com/trent-kms/trent/internal/rootkey/softhsmtest"
 	trentserver "github.com/trent-kms/trent/internal/server"
 	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/store/postgres/pgtest"
@@ -37,85 +37,23 @@ import (
 // SoftHSM2, or in a build without cgo, they are skipped, unless CI is set:
 // then that is a failure (scripts/install-test-deps.sh installs SoftHSM2).
 
-var softhsmModules = []string{
-	"/usr/lib/softhsm/libsofthsm2.so",
-	"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-	"/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-}
-
-var softhsm struct {
-	once   sync.Once
-	module string
-	util   string
-	err    error
-	tokens atomic.Int64
-}
-
 const (
 	hsmPIN   = "e2e-user-pin-8642"
 	hsmSOPIN = "e2e-so-pin-9753"
 )
 
-// softHSM returns the SoftHSM2 module, having pointed SOFTHSM2_CONF at a
-// token directory that lives as long as the test binary.
-func softHSM(t *testing.T) string {
-	t.Helper()
-	softhsm.once.Do(func() {
-		if !rootkey.PKCS11Supported {
-			softhsm.err = errors.New("this build has no cgo, so no PKCS#11")
-			return
-		}
-		for _, m := range softhsmModules {
-			if _, err := os.Stat(m); err == nil {
-				softhsm.module = m
-				break
-			}
-		}
-		util, err := exec.LookPath("softhsm2-util")
-		if softhsm.module == "" || err != nil {
-			softhsm.err = errors.New("softhsm2 is not installed: run scripts/install-test-deps.sh (apt-get install softhsm2)")
-			return
-		}
-		softhsm.util = util
-		dir, err := os.MkdirTemp("", "trent-e2e-softhsm-")
-		if err != nil {
-			softhsm.err = err
-			return
-		}
-		// Removed with the rest of the binary's temporary files: the
-		// tokens hold nothing but test keys.
-		tokens := filepath.Join(dir, "tokens")
-		conf := filepath.Join(dir, "softhsm2.conf")
-		if err := os.Mkdir(tokens, 0o700); err != nil {
-			softhsm.err = err
-			return
-		}
-		text := "directories.tokendir = " + tokens + "\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"
-		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-			softhsm.err = err
-			return
-		}
-		softhsm.err = os.Setenv("SOFTHSM2_CONF", conf)
-	})
-	if softhsm.err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and the PKCS#11 tests cannot run: %v", softhsm.err)
-		}
-		t.Skipf("skipping: %v", softhsm.err)
-	}
-	return softhsm.module
-}
-
 // newToken initialises a fresh SoftHSM2 token and returns the "pkcs11"
 // member of a root_key naming keyLabel in it, with a PIN file in dir.
 func newToken(t *testing.T, dir, keyLabel string) map[string]any {
 	t.Helper()
-	module := softHSM(t)
-	label := fmt.Sprintf("trent-e2e-%d-%d", os.Getpid(), softhsm.tokens.Add(1))
-	out, err := exec.Command(softhsm.util, "--init-token", "--free", "--label", label, "--pin", hsmPIN, "--so-pin", hsmSOPIN).CombinedOutput()
-	if err != nil {
-		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
+	if !rootkey.PKCS11Supported {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set and the PKCS#11 tests cannot run: this build has no cgo")
+		}
+		t.Skip("skipping: this build has no cgo, so no PKCS#11")
 	}
+	module := softhsmtest.Module(t)
+	label := softhsmtest.NewToken(t, hsmPIN, hsmSOPIN)
 	pin := filepath.Join(dir, "hsm.pin")
 	if err := os.WriteFile(pin, []byte(hsmPIN+"\n"), 0o600); err != nil {
 		t.Fatal(err)

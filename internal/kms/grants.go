@@ -442,7 +442,7 @@ func (s *Service) checkGrantRequest(in *kmsapi.CreateGrantRequest) error {
 				"Grant constraints can have at most %d encryption context pairs.", maxGrantContextPairs)
 		}
 		for k, v := range ec {
-			if utf16Len(k) > maxGrantContextValue || utf16Len(v) > maxGrantContextValue {
+			if kmsapi.UTF16Len(k) > maxGrantContextValue || kmsapi.UTF16Len(v) > maxGrantContextValue {
 				return kmsapi.Errorf(kmsapi.ValidationException,
 					"Grant constraint encryption context keys and values can have at most %d characters.", maxGrantContextValue)
 			}
@@ -469,19 +469,6 @@ func checkGrantForKey(in *kmsapi.CreateGrantRequest, k *Key) error {
 			"Encryption context constraints are only supported for symmetric encryption KMS keys.")
 	}
 	return nil
-}
-
-// utf16Len counts s as Java and AWS do, in UTF-16 code units.
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++
-		}
-	}
-	return n
 }
 
 // sameGrant: a CreateGrant with a Name already used on the key returns the

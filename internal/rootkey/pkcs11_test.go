@@ -18,6 +18,8 @@ import (
 	"time"
 
 	p11 "github.com/miekg/pkcs11"
+
+	"github.com/trent-kms/trent/internal/rootkey/softhsmtest"
 )
 
 // The key trent generates is AES-256, sensitive, never extractable,
@@ -635,7 +637,7 @@ func TestPKCS11NoPINInSight(t *testing.T) {
 	}
 	// Files SoftHSM2 keeps for the token (the test's own setup) do not
 	// hold the PIN in the clear either.
-	filepath.WalkDir(softhsm.dir, func(path string, d os.DirEntry, err error) error {
+	filepath.WalkDir(softhsmtest.Dir(), func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}

@@ -3,39 +3,17 @@
 package rootkey
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	p11 "github.com/miekg/pkcs11"
+
+	"github.com/trent-kms/trent/internal/rootkey/softhsmtest"
 )
 
 // The PKCS#11 tests run against Debian's SoftHSM2 with throw-away tokens
-// in a temporary directory. Without softhsm2 they are skipped, except in
-// CI (CI set), where its absence is a failure: scripts/install-test-deps.sh
-// installs it.
-
-// softhsmModules are where Debian and other distributions put the module.
-var softhsmModules = []string{
-	"/usr/lib/softhsm/libsofthsm2.so",
-	"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-	"/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-	"/usr/lib64/pkcs11/libsofthsm2.so",
-	"/usr/local/lib/softhsm/libsofthsm2.so",
-}
-
-var softhsm struct {
-	once   sync.Once
-	module string
-	util   string
-	dir    string
-	err    error
-	labels atomic.Int64
-}
+// (softhsmtest).
 
 const (
 	testPIN   = "user-pin-2468"
@@ -44,57 +22,8 @@ const (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if softhsm.dir != "" {
-		os.RemoveAll(softhsm.dir)
-	}
+	softhsmtest.Cleanup()
 	os.Exit(code)
-}
-
-// softHSM returns the SoftHSM2 module path, setting up (once per test
-// binary) a configuration whose tokens live in a temporary directory.
-// SOFTHSM2_CONF is read by the module at C_Initialize and by
-// softhsm2-util, so it is set for the whole process.
-func softHSM(t *testing.T) string {
-	t.Helper()
-	softhsm.once.Do(func() {
-		for _, m := range softhsmModules {
-			if _, err := os.Stat(m); err == nil {
-				softhsm.module = m
-				break
-			}
-		}
-		util, err := exec.LookPath("softhsm2-util")
-		if softhsm.module == "" || err != nil {
-			softhsm.err = fmt.Errorf("softhsm2 is not installed (module in %v, softhsm2-util on PATH): apt-get install softhsm2, or run scripts/install-test-deps.sh", softhsmModules)
-			return
-		}
-		softhsm.util = util
-		dir, err := os.MkdirTemp("", "trent-softhsm-")
-		if err != nil {
-			softhsm.err = err
-			return
-		}
-		softhsm.dir = dir
-		tokens := filepath.Join(dir, "tokens")
-		conf := filepath.Join(dir, "softhsm2.conf")
-		if err := os.Mkdir(tokens, 0o700); err != nil {
-			softhsm.err = err
-			return
-		}
-		text := "directories.tokendir = " + tokens + "\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"
-		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-			softhsm.err = err
-			return
-		}
-		softhsm.err = os.Setenv("SOFTHSM2_CONF", conf)
-	})
-	if softhsm.err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and the PKCS#11 tests cannot run: %v", softhsm.err)
-		}
-		t.Skipf("skipping PKCS#11 test: %v", softhsm.err)
-	}
-	return softhsm.module
 }
 
 // newToken initialises a fresh token and returns a config for it, with a
@@ -103,16 +32,10 @@ func softHSM(t *testing.T) string {
 // found at C_Initialize.
 func newToken(t *testing.T) PKCS11Config {
 	t.Helper()
-	module := softHSM(t)
-	label := fmt.Sprintf("trent-test-%d", softhsm.labels.Add(1))
-	out, err := exec.Command(softhsm.util, "--init-token", "--free", "--label", label,
-		"--pin", testPIN, "--so-pin", testSOPIN).CombinedOutput()
-	if err != nil {
-		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
-	}
+	module := softhsmtest.Module(t)
 	return PKCS11Config{
 		Module:     module,
-		TokenLabel: label,
+		TokenLabel: softhsmtest.NewToken(t, testPIN, testSOPIN),
 		PinFile:    writePINFile(t, testPIN+"\n", 0o600),
 		KeyLabel:   "root",
 	}
