@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/trent-kms/trent/internal/testclock"
 )
 
 // Answers as AWS KMS gives them where several errors apply, for reserved
@@ -344,7 +346,7 @@ func TestManagedKeys(t *testing.T) {
 // they are made, and every year after that, by itself.
 func TestManagedKeyRotatesYearly(t *testing.T) {
 	start := time.Now().UTC().Truncate(time.Second)
-	clock := newTestClock(start)
+	clock := testclock.New(start)
 	s := startWithClock(t, t.TempDir(), clock)
 	c := s.client()
 	d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/aws/secretsmanager")})

@@ -30,6 +30,7 @@ import (
 	"github.com/trent-kms/trent/internal/config"
 	"github.com/trent-kms/trent/internal/rootkey/softhsmtest"
 	trentserver "github.com/trent-kms/trent/internal/server"
+	"github.com/trent-kms/trent/internal/testclock"
 )
 
 const (
@@ -187,28 +188,6 @@ func (s *server) stop() {
 	}
 }
 
-// testClock is the clock of a server run by startWithClock; the test moves it.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock(t time.Time) *testClock { return &testClock{t: t} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *testClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
-
 // startWithClock runs trent in dev mode in the test's own process (the
 // server package, as "trent serve" runs it), on a free loopback port, with
 // two differences only Go code can make: the service reads the time from
@@ -216,7 +195,7 @@ func (c *testClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 // only when the test calls runScheduled. That is how a test lets years
 // pass in seconds. Requests still travel over HTTP and are signed and
 // checked against the real time.
-func startWithClock(t *testing.T, dataDir string, clock *testClock) *server {
+func startWithClock(t *testing.T, dataDir string, clock *testclock.Clock) *server {
 	t.Helper()
 	s := &server{t: t, DataDir: dataDir, stderr: new(syncBuffer), exited: make(chan struct{})}
 	cfg := config.DevConfig("127.0.0.1:0", dataDir)

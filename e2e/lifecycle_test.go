@@ -14,6 +14,8 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/trent-kms/trent/internal/testclock"
 )
 
 // The key lifecycle over time: rotation, imported key material, multi-Region
@@ -131,7 +133,7 @@ func auditEvents(t *testing.T, s *server) []map[string]any {
 // new one, and the rotation is in the audit log as AWS's service event.
 func TestRotationOverAYear(t *testing.T) {
 	start := clockStart()
-	clock := newTestClock(start)
+	clock := testclock.New(start)
 	dir := t.TempDir()
 	s := startWithClock(t, dir, clock)
 	c := s.client()
@@ -211,7 +213,7 @@ func TestRotationOverAYear(t *testing.T) {
 // runs in the background and leaves the automatic schedule alone; one in
 // progress makes another a ConflictException; AWS's limit of 25 holds.
 func TestOnDemandRotationLimit(t *testing.T) {
-	clock := newTestClock(clockStart())
+	clock := testclock.New(clockStart())
 	s := startWithClock(t, t.TempDir(), clock)
 	c := s.client()
 	id := aws.ToString(createSymmetricKey(t, c, nil).KeyId)
@@ -313,7 +315,7 @@ func importWithOpenSSL(t *testing.T, c *kms.Client, keyID string, material []byt
 // early; it can be deleted and imported again; other material is refused.
 func TestImportSymmetricWithOpenSSL(t *testing.T) {
 	start := clockStart()
-	clock := newTestClock(start)
+	clock := testclock.New(start)
 	s := startWithClock(t, t.TempDir(), clock)
 	c := s.client()
 
@@ -446,7 +448,7 @@ func TestImportSymmetricWithOpenSSL(t *testing.T) {
 // key's public key is OpenSSL's, OpenSSL's ciphertext decrypts in trent
 // and trent's in OpenSSL.
 func TestImportRSAWithOpenSSL(t *testing.T) {
-	clock := newTestClock(clockStart())
+	clock := testclock.New(clockStart())
 	s := startWithClock(t, t.TempDir(), clock)
 	c := s.client()
 	for _, alg := range []types.AlgorithmSpec{types.AlgorithmSpecRsaAesKeyWrapSha1, types.AlgorithmSpecRsaAesKeyWrapSha256} {
@@ -510,7 +512,7 @@ func TestImportRSAWithOpenSSL(t *testing.T) {
 // and replicated (with the CLI) to eu-west-1 encrypts in one region and
 // decrypts in the other, before and after UpdatePrimaryRegion.
 func TestMultiRegionKeyAcrossRegions(t *testing.T) {
-	clock := newTestClock(clockStart())
+	clock := testclock.New(clockStart())
 	s := startWithClock(t, t.TempDir(), clock)
 	east, west := s.client(), s.clientWith(accessKey, secretKey, "eu-west-1")
 	key := createSymmetricKey(t, east, &kms.CreateKeyInput{MultiRegion: aws.Bool(true)})
@@ -574,7 +576,7 @@ func TestMultiRegionKeyAcrossRegions(t *testing.T) {
 // period ends and not a second before; a cancelled deletion keeps the key.
 func TestDeletionAtTheEndOfTheWindow(t *testing.T) {
 	start := clockStart()
-	clock := newTestClock(start)
+	clock := testclock.New(start)
 	s := startWithClock(t, t.TempDir(), clock)
 	c := s.client()
 	doomed := aws.ToString(createSymmetricKey(t, c, nil).KeyId)
@@ -615,7 +617,7 @@ func TestDeletionAtTheEndOfTheWindow(t *testing.T) {
 // its request ID (as the SDK saw it) and its audit record's event ID.
 func TestKeyLastUsage(t *testing.T) {
 	start := clockStart()
-	clock := newTestClock(start)
+	clock := testclock.New(start)
 	s := startWithClock(t, t.TempDir(), clock)
 	c := s.client()
 	id := aws.ToString(createSymmetricKey(t, c, nil).KeyId)

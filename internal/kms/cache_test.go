@@ -7,6 +7,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/testclock"
 )
 
 func TestKeyCacheRefusesStaleLoads(t *testing.T) {
@@ -46,7 +47,7 @@ func TestKeyCacheRefusesStaleLoads(t *testing.T) {
 // cached entry expires.
 func TestCacheSeesOtherWritersAfterTTL(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock(time.Now())
+	clock := testclock.New(time.Now())
 	s, db := newTestServiceWith(t, t.TempDir(), Config{Now: clock.Now, KeyCacheTTL: 5 * time.Second})
 	defer db.Close()
 	call := devCall

@@ -9,6 +9,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/testclock"
 )
 
 // TestDeletionSchedule: the sweep deletes exactly the keys whose window has
@@ -16,7 +17,7 @@ import (
 // and the schedule is empty once every due key is gone.
 func TestDeletionSchedule(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s, db := newTestServiceWith(t, t.TempDir(), Config{Now: clock.Now})
 	defer db.Close()
 	call := devCall

@@ -15,6 +15,7 @@ import (
 	"github.com/trent-kms/trent/internal/keyimport"
 	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/testclock"
 )
 
 // importParams asks for import parameters and returns the token and the
@@ -62,7 +63,7 @@ func random(t *testing.T, n int) []byte {
 // loses it when it is deleted or expires and takes the same bytes back.
 func TestImportSymmetric(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock(t0)
+	clock := testclock.New(t0)
 	dir := t.TempDir()
 	s, _ := newTestServiceWith(t, dir, Config{Now: clock.Now})
 	call := devCall
@@ -180,7 +181,7 @@ func opensWith(t *testing.T, material, blob []byte) bool {
 // TestImportTokens: tokens expire after 24 hours, work only for their key,
 // and cannot be forged.
 func TestImportTokens(t *testing.T) {
-	clock := newTestClock(t0)
+	clock := testclock.New(t0)
 	s, _ := newTestServiceWith(t, t.TempDir(), Config{Now: clock.Now})
 	call := devCall
 	a := createKey(t, s, call, &kmsapi.CreateKeyRequest{Origin: new(kmsapi.OriginTypeExternal)})

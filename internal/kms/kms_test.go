@@ -5,9 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/policy"
@@ -51,29 +49,6 @@ func newTestServiceWith(t *testing.T, dir string, cfg Config) (*Service, *sealed
 	t.Cleanup(func() { s.Close() })
 	return s, db
 }
-
-// testClock is a clock tests move by hand; the service's sweeper reads it
-// concurrently.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock(t time.Time) *testClock { return &testClock{t: t} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *testClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 var devCall = Call{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Region: "us-east-1",
 	Principal: policy.Principal{ARN: "arn:aws:iam::111122223333:root", Account: "111122223333", Type: policy.TypeAccount, UserID: "111122223333"}}

@@ -11,6 +11,7 @@ import (
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/testclock"
 )
 
 var predefinedNames = []string{
@@ -113,7 +114,7 @@ func TestPredefinedAliasesAreListed(t *testing.T) {
 
 func TestDescribeKeyMakesManagedKey(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock(t0)
+	clock := testclock.New(t0)
 	s, db := newTestServiceWith(t, t.TempDir(), Config{Now: clock.Now})
 	defer db.Close()
 	call := devCall

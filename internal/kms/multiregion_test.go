@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/testclock"
 )
 
 func inRegion(call Call, region string) Call {
@@ -20,7 +21,7 @@ func inRegion(call Call, region string) Call {
 // rotates in every region at once.
 func TestMultiRegionKey(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock(t0)
+	clock := testclock.New(t0)
 	s, _ := newTestServiceWith(t, t.TempDir(), Config{Now: clock.Now, ServesRegion: func(r string) bool { return r != "ap-south-2" }})
 	east, west := devCall, inRegion(devCall, "eu-west-1")
 	id := createKey(t, s, east, &kmsapi.CreateKeyRequest{MultiRegion: new(true), Description: new("primary")})
@@ -212,7 +213,7 @@ func TestMultiRegionImportedKey(t *testing.T) {
 // the background, and survive a restart; unused keys report none.
 func TestKeyLastUsage(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock(t0)
+	clock := testclock.New(t0)
 	dir := t.TempDir()
 	s, db := newTestServiceWith(t, dir, Config{Now: clock.Now})
 	call := devCall

@@ -10,6 +10,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/testclock"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -108,7 +109,7 @@ func runScheduled(t *testing.T, s *Service) int {
 // ciphertexts; the next rotation is a period later.
 func TestAutomaticRotation(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock(t0)
+	clock := testclock.New(t0)
 	s, _ := newTestServiceWith(t, t.TempDir(), Config{Now: clock.Now})
 	call := devCall
 	id := createKey(t, s, call, &kmsapi.CreateKeyRequest{})
@@ -180,7 +181,7 @@ func TestAutomaticRotation(t *testing.T) {
 // pending deletion reads rotation off, and back on when cancelled.
 func TestRotationOfDisabledAndDeletedKeys(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock(t0)
+	clock := testclock.New(t0)
 	s, _ := newTestServiceWith(t, t.TempDir(), Config{Now: clock.Now})
 	call := devCall
 	id := createKey(t, s, call, &kmsapi.CreateKeyRequest{})
@@ -255,7 +256,7 @@ func TestRotationOfOtherKeys(t *testing.T) {
 // soon, and is limited per key.
 func TestOnDemandRotation(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock(t0)
+	clock := testclock.New(t0)
 	s, _ := newTestServiceWith(t, t.TempDir(), Config{Now: clock.Now, OnDemandRotationLimit: 3})
 	call := devCall
 	id := createKey(t, s, call, &kmsapi.CreateKeyRequest{})
@@ -378,7 +379,7 @@ func TestSchedulersRacing(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			clock := newTestClock(t0)
+			clock := testclock.New(t0)
 			dir := t.TempDir()
 			eventsA, eventsB := &recordedEvents{}, &recordedEvents{}
 			a, db := newTestServiceWith(t, dir, Config{Now: clock.Now, Events: eventsA})
@@ -452,7 +453,7 @@ func TestSchedulersRacing(t *testing.T) {
 // first one's lease has ended.
 func TestSchedulerLease(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock(t0)
+	clock := testclock.New(t0)
 	a, db := newTestServiceWith(t, t.TempDir(), Config{Now: clock.Now})
 	b, err := New(Config{Store: db, RootKey: a.root, Now: clock.Now, ScheduleInterval: -1})
 	if err != nil {
@@ -479,7 +480,7 @@ func TestSchedulerLease(t *testing.T) {
 // store.Deletions) is moved into the schedule when the service starts.
 func TestLegacyDeletionScheduleMoves(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock(t0)
+	clock := testclock.New(t0)
 	dir := t.TempDir()
 	s, db := newTestServiceWith(t, dir, Config{Now: clock.Now})
 	call := devCall
@@ -523,7 +524,7 @@ func TestLegacyDeletionScheduleMoves(t *testing.T) {
 // frees its place; a store from before the count existed is counted once.
 func TestKeyQuota(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock(t0)
+	clock := testclock.New(t0)
 	s, db := newTestServiceWith(t, t.TempDir(), Config{Now: clock.Now, KeyQuota: 3})
 	call := devCall
 	var ids []string

@@ -6,24 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/trent-kms/trent/internal/testclock"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func TestNames(t *testing.T) {
 	for _, c := range []struct{ op, spec, want string }{
@@ -61,8 +46,8 @@ func TestCheck(t *testing.T) {
 // TestBucket: a quota of N per second lets N through at once, then one
 // every 1/N seconds; accounts, regions and quotas have buckets of their own.
 func TestBucket(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1e9, 0)}
-	l := New(map[string]float64{"CreateKey": 10}, clk.now)
+	clk := testclock.New(time.Unix(1e9, 0))
+	l := New(map[string]float64{"CreateKey": 10}, clk.Now)
 	passed := 0
 	for range 25 {
 		if l.Allow("111122223333", "us-east-1", "CreateKey") {
@@ -76,14 +61,14 @@ func TestBucket(t *testing.T) {
 		!l.Allow("111122223333", "us-east-1", "CreateAlias") {
 		t.Fatal("another account, region or quota was throttled")
 	}
-	clk.advance(100 * time.Millisecond)
+	clk.Advance(100 * time.Millisecond)
 	if !l.Allow("111122223333", "us-east-1", "CreateKey") || l.Allow("111122223333", "us-east-1", "CreateKey") {
 		t.Fatal("after 100ms at 10/s exactly one more should pass")
 	}
 	// Over 10 seconds of steady calls, about 10/s pass.
 	passed = 0
 	for range 1000 {
-		clk.advance(10 * time.Millisecond)
+		clk.Advance(10 * time.Millisecond)
 		if l.Allow("111122223333", "us-east-1", "CreateKey") {
 			passed++
 		}
@@ -94,8 +79,8 @@ func TestBucket(t *testing.T) {
 }
 
 func TestSlowQuotaAndOff(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1e9, 0)}
-	l := New(map[string]float64{"CreateKey": Unlimited}, clk.now)
+	clk := testclock.New(time.Unix(1e9, 0))
+	l := New(map[string]float64{"CreateKey": Unlimited}, clk.Now)
 	for range 100 {
 		if !l.Allow("a", "r", "CreateKey") {
 			t.Fatal("a quota turned off throttled")
@@ -109,11 +94,11 @@ func TestSlowQuotaAndOff(t *testing.T) {
 	if !l.Allow("a", "r", q) || l.Allow("a", "r", q) {
 		t.Fatal("0.1/s: the first passes, the second not")
 	}
-	clk.advance(9 * time.Second)
+	clk.Advance(9 * time.Second)
 	if l.Allow("a", "r", q) {
 		t.Fatal("0.1/s: passed after 9s")
 	}
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	if !l.Allow("a", "r", q) {
 		t.Fatal("0.1/s: not passed after 10s")
 	}
@@ -141,11 +126,11 @@ func TestSlowQuotaAndOff(t *testing.T) {
 // TestBucketsAreBounded: regions named by callers cannot grow the limiter
 // without bound: refilled buckets are dropped.
 func TestBucketsAreBounded(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1e9, 0)}
-	l := New(nil, clk.now)
+	clk := testclock.New(time.Unix(1e9, 0))
+	l := New(nil, clk.Now)
 	for i := range 20000 {
 		l.Allow("a", fmt.Sprintf("region-%d", i), "CreateKey")
-		clk.advance(time.Millisecond) // CreateKey refills in 1s: buckets older than that are full
+		clk.Advance(time.Millisecond) // CreateKey refills in 1s: buckets older than that are full
 	}
 	if n := l.Buckets(); n > 2*sweepAfter {
 		t.Fatalf("%d buckets after 20,000 regions", n)

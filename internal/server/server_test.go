@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,27 +22,10 @@ import (
 	"github.com/trent-kms/trent/internal/config"
 	"github.com/trent-kms/trent/internal/rootkey"
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/testclock"
 )
 
-// clock is a service clock that tests move forward.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-func start(t *testing.T, dir string, clk *clock) *Server {
+func start(t *testing.T, dir string, clk *testclock.Clock) *Server {
 	t.Helper()
 	cfg := config.DevConfig("127.0.0.1:0", dir)
 	s, err := Start(cfg, Options{Now: clk.Now, ScheduleInterval: 20 * time.Millisecond,
@@ -80,7 +62,7 @@ func errorCode(err error) string {
 func TestKeyIsDeletedWhenItsWindowEnds(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	clk := &clock{now: time.Now()}
+	clk := testclock.New(time.Now())
 	s := start(t, dir, clk)
 	c := client(s)
 	created, err := c.CreateKey(ctx, &awskms.CreateKeyInput{})
@@ -103,13 +85,13 @@ func TestKeyIsDeletedWhenItsWindowEnds(t *testing.T) {
 		t.Fatalf("deletion date %v is %v away, want 7 days", sched.DeletionDate, got)
 	}
 
-	clk.advance(7*24*time.Hour - time.Minute)
+	clk.Advance(7*24*time.Hour - time.Minute)
 	time.Sleep(100 * time.Millisecond) // several sweeps
 	if _, err := c.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: id}); err != nil {
 		t.Fatalf("key gone a minute before its deletion date: %v", err)
 	}
 
-	clk.advance(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	if _, err := c.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: id}); errorCode(err) != "NotFoundException" {
 		t.Fatalf("DescribeKey after the deletion date: %v, want NotFoundException", err)
 	}
@@ -242,7 +224,7 @@ func filesHolding(t *testing.T, dir string, needles [][]byte) []string {
 func TestDeletedKeyIsDestroyed(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	clk := &clock{now: time.Now()}
+	clk := testclock.New(time.Now())
 	s := start(t, dir, clk)
 	c := client(s)
 	var doomed []string
@@ -290,7 +272,7 @@ func TestDeletedKeyIsDestroyed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clk.advance(7*24*time.Hour + time.Minute)
+	clk.Advance(7*24*time.Hour + time.Minute)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, err := s.RunScheduledWork(ctx)
