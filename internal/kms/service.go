@@ -305,20 +305,8 @@ func tampered(err error) bool {
 }
 
 // scrub asks the store's backend to erase deleted records from its files,
-// if it can (store.Scrubber).
-func (s *Service) scrub() error {
-	st := s.store
-	for {
-		if sc, ok := st.(store.Scrubber); ok {
-			return sc.Scrub()
-		}
-		r, ok := st.(interface{ Raw() store.Store })
-		if !ok {
-			return nil
-		}
-		st = r.Raw()
-	}
-}
+// if it can (scrubStore).
+func (s *Service) scrub() error { return scrubStore(s.store) }
 
 // internalError logs err and returns the generic KMSInternalException, so
 // that nothing about the failure (which could concern key material) leaks

@@ -67,22 +67,12 @@ func LoadOrCreateFile(path string) (*File, error) {
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return f, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("rootkey: creating directory for %s: %w", path, err)
+	f, err = CreateFile(path)
+	if errors.Is(err, fs.ErrExist) {
+		// Someone else created it between our open and create: use theirs.
+		return OpenFile(path)
 	}
-	key := make([]byte, KeySize)
-	defer clear(key)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("rootkey: generating root key: %w", err)
-	}
-	if err := createExclusive(path, key); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			// Someone else created it between our open and create: use theirs.
-			return OpenFile(path)
-		}
-		return nil, err
-	}
-	return newFile(key)
+	return f, err
 }
 
 // CreateFile creates a new root key file at path with 32 fresh random
