@@ -385,15 +385,6 @@ func decodeRequest[I any, P request[I]](body []byte, params *any) (*I, error) {
 	return in, nil
 }
 
-// notYet makes the route of an operation trent does not implement yet: the
-// request is still decoded and validated, so a malformed request gets the
-// same error it would from AWS, then the answer is UnsupportedOperationException.
-func notYet[I any, P request[I]](op string) route {
-	return operation[I, struct{}, P](func(context.Context, *kms.Call, *I) (*struct{}, error) {
-		return nil, kmsapi.Errorf(kmsapi.UnsupportedOperationException, "%s is not supported by this server yet.", op)
-	})
-}
-
 // withoutOutput makes the route of an operation whose answer has no members.
 func withoutOutput[I any, P request[I]](fn func(context.Context, *kms.Call, *I) error) route {
 	return operation[I, struct{}, P](func(ctx context.Context, call *kms.Call, in *I) (*struct{}, error) {

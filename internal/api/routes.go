@@ -2,31 +2,29 @@ package api
 
 import (
 	"github.com/trent-kms/trent/internal/kms"
-	"github.com/trent-kms/trent/internal/kmsapi"
 )
 
 // routes maps every operation of the KMS API to its route. Every operation
-// of the model is here: the ones trent does not implement yet still decode
-// and validate their input, then answer UnsupportedOperationException.
+// of the model is here.
 func routes(s *kms.Service) map[string]route {
 	return map[string]route{
 		"CancelKeyDeletion":                   operation(s.CancelKeyDeletion),
-		"ConnectCustomKeyStore":               notYet[kmsapi.ConnectCustomKeyStoreRequest]("ConnectCustomKeyStore"),
+		"ConnectCustomKeyStore":               operation(s.ConnectCustomKeyStore),
 		"CreateAlias":                         withoutOutput(s.CreateAlias),
-		"CreateCustomKeyStore":                notYet[kmsapi.CreateCustomKeyStoreRequest]("CreateCustomKeyStore"),
+		"CreateCustomKeyStore":                operation(s.CreateCustomKeyStore),
 		"CreateGrant":                         operation(s.CreateGrant),
 		"CreateKey":                           operation(s.CreateKey),
 		"Decapsulate":                         operation(s.Decapsulate),
 		"Decrypt":                             operation(s.Decrypt),
 		"DeleteAlias":                         withoutOutput(s.DeleteAlias),
-		"DeleteCustomKeyStore":                notYet[kmsapi.DeleteCustomKeyStoreRequest]("DeleteCustomKeyStore"),
+		"DeleteCustomKeyStore":                operation(s.DeleteCustomKeyStore),
 		"DeleteImportedKeyMaterial":           operation(s.DeleteImportedKeyMaterial),
 		"DeriveSharedSecret":                  operation(s.DeriveSharedSecret),
-		"DescribeCustomKeyStores":             notYet[kmsapi.DescribeCustomKeyStoresRequest]("DescribeCustomKeyStores"),
+		"DescribeCustomKeyStores":             operation(s.DescribeCustomKeyStores),
 		"DescribeKey":                         operation(s.DescribeKey),
 		"DisableKey":                          withoutOutput(s.DisableKey),
 		"DisableKeyRotation":                  withoutOutput(s.DisableKeyRotation),
-		"DisconnectCustomKeyStore":            notYet[kmsapi.DisconnectCustomKeyStoreRequest]("DisconnectCustomKeyStore"),
+		"DisconnectCustomKeyStore":            operation(s.DisconnectCustomKeyStore),
 		"EnableKey":                           withoutOutput(s.EnableKey),
 		"EnableKeyRotation":                   withoutOutput(s.EnableKeyRotation),
 		"Encapsulate":                         operation(s.Encapsulate),
@@ -61,7 +59,7 @@ func routes(s *kms.Service) map[string]route {
 		"TagResource":                         withoutOutput(s.TagResource),
 		"UntagResource":                       withoutOutput(s.UntagResource),
 		"UpdateAlias":                         withoutOutput(s.UpdateAlias),
-		"UpdateCustomKeyStore":                notYet[kmsapi.UpdateCustomKeyStoreRequest]("UpdateCustomKeyStore"),
+		"UpdateCustomKeyStore":                operation(s.UpdateCustomKeyStore),
 		"UpdateKeyDescription":                withoutOutput(s.UpdateKeyDescription),
 		"UpdatePrimaryRegion":                 withoutOutput(s.UpdatePrimaryRegion),
 		"Verify":                              operation(s.Verify),

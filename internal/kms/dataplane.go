@@ -567,7 +567,7 @@ func (s *Service) GenerateRandom(ctx context.Context, call *Call, in *kmsapi.Gen
 		return nil, err
 	}
 	if in.CustomKeyStoreId != nil {
-		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException, "Custom key stores are not supported by this server.")
+		return nil, errNoCustomKeyStore()
 	}
 	b, err := s.randomBytes(int(*in.NumberOfBytes))
 	if err != nil {

@@ -97,8 +97,7 @@ func (s *Service) CreateKey(ctx context.Context, call *Call, in *kmsapi.CreateKe
 		}
 	}
 	if customStore {
-		return nil, kmsapi.Errorf(kmsapi.CustomKeyStoreNotFoundException,
-			"Custom key stores are not supported by this server.")
+		return nil, errNoCustomKeyStore()
 	}
 
 	now := s.now().UTC()
