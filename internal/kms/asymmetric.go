@@ -40,7 +40,7 @@ func (s *Service) signingKey(call *Call, id, action string, alg *kmsapi.SigningA
 		return nil, nil, err
 	}
 	if !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).Signing, *alg) {
-		k.release()
+		k.Release()
 		return nil, nil, algorithmMismatch(*alg, k.Key)
 	}
 	return k, k.private, nil
@@ -68,7 +68,7 @@ func (s *Service) Sign(ctx context.Context, call *Call, in *kmsapi.SignRequest) 
 	if err != nil {
 		return nil, s.internalError(ctx, "Sign", err)
 	}
-	defer k.release()
+	defer k.Release()
 	mt := messageType(in.MessageType)
 	// Signed even in a dry run, which answers after every check (the
 	// digest's length, the message type).
@@ -91,7 +91,7 @@ func (s *Service) Verify(ctx context.Context, call *Call, in *kmsapi.VerifyReque
 	if err != nil {
 		return nil, s.internalError(ctx, "Verify", err)
 	}
-	defer k.release()
+	defer k.Release()
 	mt := messageType(in.MessageType)
 	if err := pk.Verify(*in.SigningAlgorithm, mt, in.Message, in.Signature); err != nil {
 		return nil, s.internalError(ctx, "Verify", signingError(err, k.Key, *in.SigningAlgorithm, mt))
@@ -111,7 +111,7 @@ func (s *Service) GetPublicKey(ctx context.Context, call *Call, in *kmsapi.GetPu
 	if err != nil {
 		return nil, s.internalError(ctx, "GetPublicKey", err)
 	}
-	defer k.release()
+	defer k.Release()
 	if err := checkUsable(k.Key, s.now()); err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (s *Service) macKey(call *Call, id, action string, alg *kmsapi.MacAlgorithm
 		return nil, nil, err
 	}
 	if !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).MAC, *alg) {
-		k.release()
+		k.Release()
 		return nil, nil, algorithmMismatch(*alg, k.Key)
 	}
 	return k, k.private, nil
@@ -160,7 +160,7 @@ func (s *Service) GenerateMac(ctx context.Context, call *Call, in *kmsapi.Genera
 	if err != nil {
 		return nil, s.internalError(ctx, "GenerateMac", err)
 	}
-	defer k.release()
+	defer k.Release()
 	if in.GetDryRun() {
 		return nil, dryRunError()
 	}
@@ -181,7 +181,7 @@ func (s *Service) VerifyMac(ctx context.Context, call *Call, in *kmsapi.VerifyMa
 	if err != nil {
 		return nil, s.internalError(ctx, "VerifyMac", err)
 	}
-	defer k.release()
+	defer k.Release()
 	if err := pk.VerifyMAC(*in.MacAlgorithm, in.Message, in.Mac); err != nil {
 		if errors.Is(err, keyspec.ErrInvalidMAC) {
 			return nil, kmsapi.Errorf(kmsapi.KMSInvalidMacException, "")
@@ -207,7 +207,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, call *Call, in *kmsapi
 	if err != nil {
 		return nil, s.internalError(ctx, "DeriveSharedSecret", err)
 	}
-	defer k.release()
+	defer k.Release()
 	alg := *in.KeyAgreementAlgorithm
 	if !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).KeyAgreement, alg) {
 		return nil, algorithmMismatch(alg, k.Key)
@@ -240,7 +240,7 @@ func (s *Service) kemKey(call *Call, id, action string, alg *kmsapi.Encapsulatio
 		return nil, nil, err
 	}
 	if alg != nil && !slices.Contains(keyspec.AlgorithmsFor(k.KeySpec, k.KeyUsage).Encapsulation, *alg) {
-		k.release()
+		k.Release()
 		return nil, nil, algorithmMismatch(*alg, k.Key)
 	}
 	return k, k.private, nil
@@ -254,7 +254,7 @@ func (s *Service) Encapsulate(ctx context.Context, call *Call, in *kmsapi.Encaps
 	if err != nil {
 		return nil, s.internalError(ctx, "Encapsulate", err)
 	}
-	defer k.release()
+	defer k.Release()
 	if in.GetDryRun() {
 		return nil, dryRunError()
 	}
@@ -279,7 +279,7 @@ func (s *Service) Decapsulate(ctx context.Context, call *Call, in *kmsapi.Decaps
 	if err != nil {
 		return nil, s.internalError(ctx, "Decapsulate", err)
 	}
-	defer k.release()
+	defer k.Release()
 	secret, err := pk.Decapsulate(in.SharedSecretCiphertextBlob)
 	if errors.Is(err, keyspec.ErrInvalidCiphertext) {
 		return nil, invalidCiphertext()
@@ -314,7 +314,7 @@ func (s *Service) generateDataKeyPair(ctx context.Context, call *Call, op, keyID
 	if err != nil {
 		return "", nil, nil, nil, mid, s.internalError(ctx, op, err)
 	}
-	defer k.release()
+	defer k.Release()
 	if err := symmetricOnly(k.Key); err != nil {
 		return "", nil, nil, nil, mid, err
 	}

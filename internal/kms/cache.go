@@ -3,13 +3,12 @@ package kms
 import (
 	"context"
 	"errors"
-	"hash/maphash"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/trent-kms/trent/internal/ciphertext"
+	"github.com/trent-kms/trent/internal/keycache"
 	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/policy"
@@ -22,7 +21,7 @@ import (
 //
 // A liveKey is reference counted: the cache holds one reference while the
 // key is cached, and every request that uses it holds one from the moment
-// it gets the key until it calls release. The material is wiped when the
+// it gets the key until it calls Release. The material is wiped when the
 // last reference goes, so a key evicted while a request is using it stays
 // intact until that request is done, and not a moment longer.
 type liveKey struct {
@@ -42,8 +41,13 @@ func (k *liveKey) ARN() string { return k.arn }
 // knownGrants are the key's grants as loaded with it.
 func (k *liveKey) knownGrants() ([]*Grant, error) { return k.grants, nil }
 
-// release drops one reference; the last one wipes the material.
-func (k *liveKey) release() {
+// CacheName, LoadedAt, Retain and Release make a liveKey a keycache.Entry.
+func (k *liveKey) CacheName() keycache.Name { return keycache.Name{Region: k.Region, ID: k.ID} }
+func (k *liveKey) LoadedAt() time.Time      { return k.loaded }
+func (k *liveKey) Retain()                  { k.refs.Add(1) }
+
+// Release drops one reference; the last one wipes the material.
+func (k *liveKey) Release() {
 	if k.refs.Add(-1) == 0 {
 		for _, sk := range k.secrets {
 			sk.Wipe()
@@ -54,168 +58,18 @@ func (k *liveKey) release() {
 	}
 }
 
-// keyCache keeps recently used keys live, so that the data plane neither
-// decodes a key record nor unwraps and parses its material on every
-// request: for an RSA or ML-DSA key, parsing alone costs more than the
-// operation.
-//
-// Every committed change to a key evicts it (Service.changeKey and the
-// deletion sweep), so on one node the cache is never staler than the
-// microseconds between a commit and its eviction. Entries also expire
-// after ttl, which bounds how long a change made by another node sharing
-// the store goes unseen here, and how long unwrapped material stays in
-// memory: a sweeper removes expired entries every ttl/10, so no key stays
-// cached longer than 1.1 × ttl after it was loaded (plus the time requests
-// already using it take to finish). Removed entries are wiped (liveKey).
-type keyCache struct {
-	ttl time.Duration
-	max int
-
-	mu      sync.RWMutex
-	entries map[cacheKey]*liveKey
-	// generations change with every eviction: a key loaded from the store
-	// is only cached if no eviction of it happened while it was being
-	// loaded, so a reader that read the old record cannot put it back after
-	// a change. Keys share generationStripes counters (by a hash of their
-	// name), so that evictions of other keys (on a busy store, every change
-	// any node makes) rarely keep a load out of the cache.
-	generations [generationStripes]atomic.Uint64
-	seed        maphash.Seed
-
-	// hits and misses count lookups, for metrics.
-	hits, misses atomic.Uint64
-}
-
-const generationStripes = 64
-
-// stripe is the generation counter of a key.
-func (c *keyCache) stripe(name cacheKey) *atomic.Uint64 {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	h.WriteString(name.region)
-	h.WriteByte(0)
-	h.WriteString(name.id)
-	return &c.generations[h.Sum64()%generationStripes]
-}
-
-// generation is what put needs to know whether name was evicted since.
-func (c *keyCache) generation(name cacheKey) uint64 { return c.stripe(name).Load() }
-
-// cacheKey names a cached key: its region and ID (the replicas of a
-// multi-Region key share the ID).
-type cacheKey struct{ region, id string }
-
-func newKeyCache(ttl time.Duration, max int) *keyCache {
-	return &keyCache{ttl: ttl, max: max, entries: make(map[cacheKey]*liveKey), seed: maphash.MakeSeed()}
-}
-
-func (c *keyCache) expired(lk *liveKey, now time.Time) bool {
-	return now.Sub(lk.loaded) > c.ttl || now.Before(lk.loaded)
-}
-
-// get returns the live key cached under name with a reference for the
-// caller, or nil if it is not cached or too old.
-func (c *keyCache) get(name cacheKey, now time.Time) *liveKey {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	lk := c.entries[name]
-	if lk == nil || c.expired(lk, now) {
-		c.misses.Add(1)
-		return nil
-	}
-	c.hits.Add(1)
-	// Taken under the lock: an eviction, which drops the cache's reference,
-	// cannot happen between the lookup and this.
-	lk.refs.Add(1)
-	return lk
-}
-
-// put caches lk, taking a reference for the cache, unless an eviction of
-// it happened since generation was read.
-func (c *keyCache) put(lk *liveKey, generation uint64) {
-	var dropped []*liveKey
-	name := cacheKey{lk.Region, lk.ID}
-	c.mu.Lock()
-	if c.stripe(name).Load() == generation {
-		if old := c.entries[name]; old != nil {
-			dropped = append(dropped, old)
-		} else if len(c.entries) >= c.max {
-			for n, e := range c.entries { // evict an arbitrary entry
-				delete(c.entries, n)
-				dropped = append(dropped, e)
-				break
-			}
-		}
-		lk.refs.Add(1)
-		c.entries[name] = lk
-	}
-	c.mu.Unlock()
-	for _, e := range dropped {
-		e.release()
-	}
-}
-
-// evict forgets the key; call it after a change to the key has been committed.
-func (c *keyCache) evict(region, id string) {
-	name := cacheKey{region, id}
-	c.mu.Lock()
-	c.stripe(name).Add(1)
-	lk := c.entries[name]
-	delete(c.entries, name)
-	c.mu.Unlock()
-	if lk != nil {
-		lk.release()
-	}
-}
-
-// sweep removes every entry older than the TTL.
-func (c *keyCache) sweep(now time.Time) {
-	var dropped []*liveKey
-	c.mu.Lock()
-	for name, lk := range c.entries {
-		if c.expired(lk, now) {
-			delete(c.entries, name)
-			dropped = append(dropped, lk)
-		}
-	}
-	c.mu.Unlock()
-	for _, lk := range dropped {
-		lk.release()
-	}
-}
-
-// clear removes every entry.
-func (c *keyCache) clear() {
-	c.mu.Lock()
-	for i := range c.generations {
-		c.generations[i].Add(1)
-	}
-	old := c.entries
-	c.entries = make(map[cacheKey]*liveKey)
-	c.mu.Unlock()
-	for _, lk := range old {
-		lk.release()
-	}
-}
-
-func (c *keyCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
-}
-
 // runSweeper sweeps the cache every ttl/10 until stop is closed, then
 // empties it.
 func (s *Service) runSweeper(stop <-chan struct{}) {
-	t := time.NewTicker(max(s.cache.ttl/10, time.Millisecond))
+	t := time.NewTicker(max(s.cache.TTL()/10, time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
 		case <-stop:
-			s.cache.clear()
+			s.cache.Clear()
 			return
 		case <-t.C:
-			s.cache.sweep(s.now())
+			s.cache.Sweep(s.now())
 		}
 	}
 }
@@ -225,10 +79,10 @@ func (s *Service) runSweeper(stop <-chan struct{}) {
 // release. A missing key is store.ErrNotFound.
 func (s *Service) liveKeyByID(region, id string) (*liveKey, error) {
 	now := s.now()
-	if lk := s.cache.get(cacheKey{region, id}, now); lk != nil {
+	if lk := s.cache.Get(keycache.Name{Region: region, ID: id}, now); lk != nil {
 		return lk, nil
 	}
-	generation := s.cache.generation(cacheKey{region, id})
+	generation := s.cache.Generation(keycache.Name{Region: region, ID: id})
 	var k *Key
 	var grants []*Grant
 	err := s.store.View(func(tx store.Tx) (err error) {
@@ -248,7 +102,7 @@ func (s *Service) liveKeyByID(region, id string) (*liveKey, error) {
 	}
 	lk.grants = grants
 	lk.policy = s.keyPolicy(k)
-	s.cache.put(lk, generation)
+	s.cache.Put(lk, generation)
 	return lk, nil
 }
 
@@ -265,13 +119,13 @@ func (s *Service) makeLive(k *Key, now time.Time) (*liveKey, error) {
 			}
 			secret, err := s.unwrap(k, &k.Materials[i])
 			if err != nil {
-				lk.release()
+				lk.Release()
 				return nil, err
 			}
 			ck, err := ciphertext.NewKey(secret)
 			clear(secret)
 			if err != nil {
-				lk.release()
+				lk.Release()
 				return nil, err
 			}
 			lk.secrets[k.Materials[i].ID] = ck
@@ -320,7 +174,7 @@ func (s *Service) liveKeyFor(call *Call, id string, action string) (*liveKey, er
 		grants = lk.knownGrants
 	}
 	if _, err := s.checkFoundARN(call, id, lk.Key, lk.arn, action, lk.policy, grants); err != nil {
-		lk.release()
+		lk.Release()
 		return nil, err
 	}
 	return lk, nil
@@ -329,7 +183,7 @@ func (s *Service) liveKeyFor(call *Call, id string, action string) (*liveKey, er
 // CacheStats reports how many data-plane key lookups the cache answered
 // and how many read the store, for metrics.
 func (s *Service) CacheStats() (hits, misses uint64) {
-	return s.cache.hits.Load(), s.cache.misses.Load()
+	return s.cache.Stats()
 }
 
 // watchStore keeps the key cache coherent with changes other processes
@@ -348,16 +202,16 @@ func (s *Service) watchStore(w store.Watcher, stop <-chan struct{}) {
 	err := w.Watch(ctx, func(t store.Table, key string) {
 		switch t {
 		case "":
-			s.cache.clear()
+			s.cache.Clear()
 		case store.Keys, store.Grants:
 			// "region/key ID" and "region/key ID/grant ID"
 			region, rest, ok := strings.Cut(key, "/")
 			id, _, _ := strings.Cut(rest, "/")
 			if !ok || id == "" {
-				s.cache.clear()
+				s.cache.Clear()
 				return
 			}
-			s.cache.evict(region, id)
+			s.cache.Evict(region, id)
 		}
 	})
 	if err != nil && ctx.Err() == nil {

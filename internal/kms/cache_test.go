@@ -5,42 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trent-kms/trent/internal/keycache"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/testclock"
 )
-
-func TestKeyCacheRefusesStaleLoads(t *testing.T) {
-	c := newKeyCache(time.Minute, 10)
-	now := time.Now()
-	generation := c.generation(cacheKey{"r", "k"})
-	c.evict("r", "k") // a change committed while the loader was reading
-	c.put(&liveKey{Key: &Key{ID: "k", Region: "r"}, loaded: now}, generation)
-	if c.get(cacheKey{"r", "k"}, now) != nil {
-		t.Fatal("a key loaded before an eviction was cached after it")
-	}
-	c.put(&liveKey{Key: &Key{ID: "k", Region: "r"}, loaded: now}, c.generation(cacheKey{"r", "k"}))
-	if c.get(cacheKey{"r", "k"}, now) == nil {
-		t.Fatal("a fresh load was not cached")
-	}
-	if c.get(cacheKey{"r", "k"}, now.Add(time.Minute+time.Second)) != nil {
-		t.Fatal("an entry older than the TTL was returned")
-	}
-	// "Anything may have changed" (a store watcher reconnecting) also
-	// keeps loads that were in flight out.
-	generation = c.generation(cacheKey{"r", "k"})
-	c.clear()
-	c.put(&liveKey{Key: &Key{ID: "k", Region: "r"}, loaded: now}, generation)
-	if c.get(cacheKey{"r", "k"}, now) != nil {
-		t.Fatal("a key loaded before the cache was cleared was cached after it")
-	}
-	for i := range 20 {
-		c.put(&liveKey{Key: &Key{ID: string(rune('a' + i)), Region: "r"}, loaded: now}, c.generation(cacheKey{"r", string(rune('a' + i))}))
-	}
-	if len(c.entries) > 10 {
-		t.Fatalf("cache holds %d entries, limit 10", len(c.entries))
-	}
-}
 
 // TestCacheSeesOtherWritersAfterTTL: a change written to the store by
 // someone else (another node sharing the database) takes effect once the
@@ -100,22 +69,22 @@ func TestCacheSweeperWipesExpiredKeys(t *testing.T) {
 	if _, err := s.Encrypt(ctx, &call, &kmsapi.EncryptRequest{KeyId: out.KeyMetadata.KeyId, Plaintext: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	lk := s.cache.get(cacheKey{call.Region, out.KeyMetadata.GetKeyId()}, time.Now())
+	lk := s.cache.Get(keycache.Name{Region: call.Region, ID: out.KeyMetadata.GetKeyId()}, time.Now())
 	if lk == nil {
 		t.Fatal("the key is not cached after Encrypt")
 	}
 	secrets := lk.secrets
-	lk.release()
+	lk.Release()
 	for _, sk := range secrets {
 		if sk.Wiped() {
 			t.Fatal("a cached key's material is already wiped")
 		}
 	}
 	deadline := time.Now().Add(ttl + ttl/10 + 50*time.Millisecond)
-	for s.cache.len() > 0 && time.Now().Before(deadline) {
+	for s.cache.Len() > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := s.cache.len(); n != 0 {
+	if n := s.cache.Len(); n != 0 {
 		t.Fatalf("the cache holds %d keys %v after they were loaded, TTL %v", n, ttl+ttl/10+50*time.Millisecond, ttl)
 	}
 	for id, sk := range secrets {
@@ -153,13 +122,13 @@ func TestEvictionWaitsForRequestsInFlight(t *testing.T) {
 	if _, _, _, err := s.open(&call, mustEncrypt(t, s, lk), nil, lk, "kms:Decrypt"); err != nil {
 		t.Fatalf("the request in flight cannot use its key: %v", err)
 	}
-	lk.release()
+	lk.Release()
 	for _, sk := range lk.secrets {
 		if !sk.Wiped() {
 			t.Fatal("the key was not wiped when the last request released it")
 		}
 	}
-	if s.cache.len() != 0 {
+	if s.cache.Len() != 0 {
 		t.Fatal("the evicted key is still cached")
 	}
 }

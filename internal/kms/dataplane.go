@@ -24,7 +24,7 @@ func (s *Service) usableKey(call *Call, id, action string, usage kmsapi.KeyUsage
 		return nil, err
 	}
 	if k.KeyUsage != usage {
-		k.release()
+		k.Release()
 		return nil, wrongUsage(k.Key, action)
 	}
 	return k, nil
@@ -39,7 +39,7 @@ func (s *Service) enabledKey(call *Call, id, action string) (*liveKey, error) {
 		return nil, err
 	}
 	if err := checkUsable(k.Key, s.now()); err != nil {
-		k.release()
+		k.Release()
 		return nil, err
 	}
 	return k, nil
@@ -167,7 +167,7 @@ func (s *Service) Encrypt(ctx context.Context, call *Call, in *kmsapi.EncryptReq
 	if err != nil {
 		return nil, s.internalError(ctx, "Encrypt", err)
 	}
-	defer k.release()
+	defer k.Release()
 	if err := checkAlgorithm(k.Key, in.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
@@ -211,7 +211,7 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 		k, err = s.liveKeyByID(call.Region, h.KeyID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && k.deletionDue(s.now())) {
 			if err == nil {
-				k.release()
+				k.Release()
 			}
 			return nil, nil, h.MaterialID, ciphertextKeyDenied(call, action)
 		}
@@ -224,7 +224,7 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 			grants = k.knownGrants
 		}
 		if _, err := s.authorizeKey(call, action, k.Key, k.policy, grants); err != nil {
-			k.release()
+			k.Release()
 			if k.Account != call.Account {
 				// Another account's key: do not say whether it exists.
 				return nil, nil, h.MaterialID, ciphertextKeyDenied(call, action)
@@ -232,7 +232,7 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 			return nil, nil, h.MaterialID, err
 		}
 		if err := checkUsable(k.Key, s.now()); err != nil {
-			k.release()
+			k.Release()
 			return nil, nil, h.MaterialID, err
 		}
 	} else if named.ID != h.KeyID {
@@ -241,14 +241,14 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 	secret, ok := k.secrets[h.MaterialID]
 	if !ok {
 		if named == nil {
-			k.release()
+			k.Release()
 		}
 		return nil, nil, h.MaterialID, invalidCiphertext()
 	}
 	plaintext, err := ciphertext.Open(secret, blob, ec)
 	if err != nil {
 		if named == nil {
-			k.release()
+			k.Release()
 		}
 		return nil, nil, h.MaterialID, invalidCiphertext()
 	}
@@ -271,7 +271,7 @@ func (s *Service) dryRunWithoutCiphertext(call *Call, keyID *string, action stri
 	if err != nil {
 		return err
 	}
-	k.release()
+	k.Release()
 	return dryRunError()
 }
 
@@ -294,17 +294,17 @@ func (s *Service) decrypt(call *Call, blob []byte, ec map[string]string, keyID *
 			return nil, nil, nil, err
 		}
 		if h, err := ciphertext.ParseHeader(blob); err == nil && h.KeyID != named.ID {
-			named.release()
+			named.Release()
 			return nil, nil, nil, incorrectKey()
 		}
 		if named.KeyUsage != kmsapi.KeyUsageTypeEncryptDecrypt {
-			named.release()
+			named.Release()
 			return nil, nil, nil, wrongUsage(named.Key, action)
 		}
 		if named.KeySpec != kmsapi.KeySpecSymmetricDefault {
 			plaintext, err := decryptAsymmetric(named, blob, ec, alg)
 			if err != nil {
-				named.release()
+				named.Release()
 				return nil, nil, nil, err
 			}
 			return named, plaintext, nil, nil
@@ -313,13 +313,13 @@ func (s *Service) decrypt(call *Call, blob []byte, ec map[string]string, keyID *
 	k, plaintext, m, err := s.open(call, blob, ec, named, action)
 	if err != nil {
 		if named != nil {
-			named.release()
+			named.Release()
 		}
 		return nil, nil, nil, err
 	}
 	if err := checkAlgorithm(k.Key, alg); err != nil {
 		clear(plaintext)
-		k.release()
+		k.Release()
 		return nil, nil, nil, err
 	}
 	return k, plaintext, &m, nil
@@ -361,7 +361,7 @@ func (s *Service) Decrypt(ctx context.Context, call *Call, in *kmsapi.DecryptReq
 	if err != nil {
 		return nil, s.internalError(ctx, "Decrypt", err)
 	}
-	defer k.release()
+	defer k.Release()
 	if in.GetDryRun() {
 		clear(plaintext)
 		return nil, dryRunError()
@@ -399,11 +399,11 @@ func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryp
 			return nil, err
 		}
 		if err := checkAlgorithm(dst.Key, in.DestinationEncryptionAlgorithm); err != nil {
-			dst.release()
+			dst.Release()
 			return nil, err
 		}
 		if err := noContextForAsymmetric(dst.Key, in.DestinationEncryptionContext); err != nil {
-			dst.release()
+			dst.Release()
 			return nil, err
 		}
 		return dst, nil
@@ -416,7 +416,7 @@ func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryp
 		if err != nil {
 			return nil, err
 		}
-		dst.release()
+		dst.Release()
 		return nil, dryRunError()
 	}
 	src, plaintext, srcMaterial, err := s.decrypt(call, in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyId,
@@ -424,14 +424,14 @@ func (s *Service) ReEncrypt(ctx context.Context, call *Call, in *kmsapi.ReEncryp
 	if err != nil {
 		return nil, s.internalError(ctx, "ReEncrypt", err)
 	}
-	defer src.release()
+	defer src.Release()
 	defer clear(plaintext)
 	dstCall.Cond.Set("kms:ReEncryptOnSameKey", boolString(s.peekKeyID(&dstCall, in.GetDestinationKeyId()) == src.ID))
 	dst, err := destination(&dstCall)
 	if err != nil {
 		return nil, s.internalError(ctx, "ReEncrypt", err)
 	}
-	defer dst.release()
+	defer dst.Release()
 	call.OtherKeyARN = dst.ARN()
 	blob, dstMaterial, err := s.encrypt(dst, in.DestinationEncryptionAlgorithm, plaintext, in.DestinationEncryptionContext)
 	if err != nil {
@@ -505,7 +505,7 @@ func (s *Service) generateDataKey(ctx context.Context, call *Call, op string, ke
 	if err != nil {
 		return "", nil, nil, mid, s.internalError(ctx, op, err)
 	}
-	defer k.release()
+	defer k.Release()
 	if err := symmetricOnly(k.Key); err != nil {
 		return "", nil, nil, mid, err
 	}

@@ -636,7 +636,7 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 		return nil
 	})
 	if created != nil {
-		s.cache.evict(created.Region, created.KeyID)
+		s.cache.Evict(created.Region, created.KeyID)
 	}
 	if err != nil {
 		return nil, s.internalError(ctx, "CreateGrant", err)
@@ -842,7 +842,7 @@ func (s *Service) RetireGrant(ctx context.Context, call *Call, in *kmsapi.Retire
 		return setGrantCount(tx, region, keyID, max(n-1, 0))
 	})
 	if retired != nil {
-		s.cache.evict(region, keyID)
+		s.cache.Evict(region, keyID)
 	}
 	if err != nil {
 		return s.internalError(ctx, "RetireGrant", err)
@@ -886,7 +886,7 @@ func (s *Service) RevokeGrant(ctx context.Context, call *Call, in *kmsapi.Revoke
 		return setGrantCount(tx, k.Region, k.ID, max(n-1, 0))
 	})
 	if revoked != nil {
-		s.cache.evict(revoked.Region, revoked.KeyID)
+		s.cache.Evict(revoked.Region, revoked.KeyID)
 	}
 	if err != nil {
 		return s.internalError(ctx, "RevokeGrant", err)

@@ -420,11 +420,11 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, call *Call, in *kmsapi.
 // evictCopies drops every copy of a key from the cache.
 func (s *Service) evictCopies(k *Key) {
 	if !k.MultiRegion {
-		s.cache.evict(k.Region, k.ID)
+		s.cache.Evict(k.Region, k.ID)
 		return
 	}
 	for _, r := range k.regions() {
-		s.cache.evict(r, k.ID)
+		s.cache.Evict(r, k.ID)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trent-kms/trent/internal/ciphertext"
+	"github.com/trent-kms/trent/internal/keycache"
 	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/policy"
@@ -274,7 +275,7 @@ func (s *Service) DescribeKey(ctx context.Context, call *Call, in *kmsapi.Descri
 	if err != nil {
 		return nil, s.internalError(ctx, "DescribeKey", err)
 	}
-	defer k.release()
+	defer k.Release()
 	return &kmsapi.DescribeKeyResponse{KeyMetadata: k.metadata()}, nil
 }
 
@@ -288,7 +289,7 @@ func (s *Service) changeKey(ctx context.Context, call *Call, op, id string, fn f
 // changeKeyIn is changeKey for an fn that reads more of the store.
 func (s *Service) changeKeyIn(ctx context.Context, call *Call, op, id string, fn func(tx store.Tx, k *Key) error) (*Key, error) {
 	var k *Key
-	var touched []cacheKey
+	var touched []keycache.Name
 	err := s.store.Update(func(tx store.Tx) (err error) {
 		touched = touched[:0]
 		k, err = s.lookupKey(tx, call, id, keyIDOnly, "kms:"+op)
@@ -301,7 +302,7 @@ func (s *Service) changeKeyIn(ctx context.Context, call *Call, op, id string, fn
 		if err := putKey(tx, k); err != nil {
 			return err
 		}
-		touched = append(touched, cacheKey{k.Region, k.ID})
+		touched = append(touched, keycache.Name{Region: k.Region, ID: k.ID})
 		if !k.MultiRegion {
 			return nil
 		}
@@ -314,12 +315,12 @@ func (s *Service) changeKeyIn(ctx context.Context, call *Call, op, id string, fn
 			if err := putKey(tx, c); err != nil {
 				return err
 			}
-			touched = append(touched, cacheKey{c.Region, c.ID})
+			touched = append(touched, keycache.Name{Region: c.Region, ID: c.ID})
 		}
 		return nil
 	})
 	for _, c := range touched {
-		s.cache.evict(c.region, c.id) // after the commit: see keyCache
+		s.cache.Evict(c.Region, c.ID) // after the commit: see internal/keycache
 	}
 	if err != nil {
 		return nil, s.internalError(ctx, op, err)
@@ -540,7 +541,7 @@ func addKeyCount(tx store.Tx, account, region, keyID string, delta int) error {
 // meanwhile), since reading it costs a transaction; near the quota it is
 // read every time.
 func (s *Service) checkKeyQuota(account, region string) error {
-	name := cacheKey{account, region}
+	name := accountRegion{account, region}
 	now := time.Now()
 	s.keyCounts.mu.Lock()
 	e, ok := s.keyCounts.m[name]
@@ -572,6 +573,9 @@ func (s *Service) checkKeyQuota(account, region string) error {
 	s.keyCounts.mu.Unlock()
 	return nil
 }
+
+// accountRegion names an account's keys in one region.
+type accountRegion struct{ account, region string }
 
 // keyCountRead is the number of keys of an account in a region as last
 // read (plus this node's creations since), and when it was read.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/trent-kms/trent/internal/keycache"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/store"
@@ -95,7 +96,7 @@ func (s *Service) deleteKeyCopy(tx store.Tx, k *Key, now time.Time, w *work) err
 		if err := putKey(tx, c); err != nil {
 			return err
 		}
-		w.touched = append(w.touched, cacheKey{c.Region, c.ID})
+		w.touched = append(w.touched, keycache.Name{Region: c.Region, ID: c.ID})
 	}
 	return nil
 }
@@ -122,7 +123,7 @@ func (s *Service) ReplicateKey(ctx context.Context, call *Call, in *kmsapi.Repli
 		}
 	}
 	var replica *Key
-	var touched []cacheKey
+	var touched []keycache.Name
 	err = s.store.Update(func(tx store.Tx) error {
 		replica, touched = nil, touched[:0]
 		// AWS's order: the key and the caller's permissions, then the
@@ -196,12 +197,12 @@ func (s *Service) ReplicateKey(ctx context.Context, call *Call, in *kmsapi.Repli
 			if err := putKey(tx, c); err != nil {
 				return err
 			}
-			touched = append(touched, cacheKey{c.Region, c.ID})
+			touched = append(touched, keycache.Name{Region: c.Region, ID: c.ID})
 		}
 		return nil
 	})
 	for _, c := range touched {
-		s.cache.evict(c.region, c.id)
+		s.cache.Evict(c.Region, c.ID)
 	}
 	if err != nil {
 		return nil, s.internalError(ctx, "ReplicateKey", err)
@@ -250,7 +251,7 @@ func (s *Service) copyMaterial(primary, replica *Key) error {
 func (s *Service) UpdatePrimaryRegion(ctx context.Context, call *Call, in *kmsapi.UpdatePrimaryRegionRequest) error {
 	region := in.GetPrimaryRegion()
 	call.Cond.Set("kms:PrimaryRegion", region)
-	var touched []cacheKey
+	var touched []keycache.Name
 	err := s.store.Update(func(tx store.Tx) error {
 		touched = touched[:0]
 		primary, err := s.lookupKey(tx, call, in.GetKeyId(), keyIDOnly, "kms:UpdatePrimaryRegion")
@@ -303,12 +304,12 @@ func (s *Service) UpdatePrimaryRegion(ctx context.Context, call *Call, in *kmsap
 			if err := putKey(tx, c); err != nil {
 				return err
 			}
-			touched = append(touched, cacheKey{c.Region, c.ID})
+			touched = append(touched, keycache.Name{Region: c.Region, ID: c.ID})
 		}
 		return nil
 	})
 	for _, c := range touched {
-		s.cache.evict(c.region, c.id)
+		s.cache.Evict(c.Region, c.ID)
 	}
 	if err != nil {
 		return s.internalError(ctx, "UpdatePrimaryRegion", err)

@@ -13,6 +13,7 @@ import (
 
 	json "github.com/go-json-experiment/json"
 
+	"github.com/trent-kms/trent/internal/keycache"
 	"github.com/trent-kms/trent/internal/rootkey"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -341,7 +342,7 @@ func scrubStore(st store.Store) error {
 // RewrapRootKeys is RewrapRootKeys on the service's store and ring,
 // evicting its key cache as it goes.
 func (s *Service) RewrapRootKeys(ctx context.Context) (*RewrapReport, error) {
-	return RewrapRootKeys(ctx, s.store, s.ring, RewrapOptions{Evict: s.cache.evict, Logger: s.logger})
+	return RewrapRootKeys(ctx, s.store, s.ring, RewrapOptions{Evict: s.cache.Evict, Logger: s.logger})
 }
 
 type rewrapper struct {
@@ -442,7 +443,7 @@ func (rw *rewrapper) keyBatch(batch []*Key) error {
 	if rw.opts.betweenReadAndWrite != nil {
 		rw.opts.betweenReadAndWrite(batch)
 	}
-	var touched []cacheKey
+	var touched []keycache.Name
 	var keys, materials, skipped int
 	remaining := map[string]int{}
 	err := rw.st.Update(func(tx store.Tx) error {
@@ -480,7 +481,7 @@ func (rw *rewrapper) keyBatch(batch []*Key) error {
 			if err := putKey(tx, k); err != nil {
 				return err
 			}
-			touched = append(touched, cacheKey{k.Region, k.ID})
+			touched = append(touched, keycache.Name{Region: k.Region, ID: k.ID})
 			keys++
 			materials += changed
 		}
@@ -488,7 +489,7 @@ func (rw *rewrapper) keyBatch(batch []*Key) error {
 	})
 	for _, c := range touched {
 		if rw.opts.Evict != nil {
-			rw.opts.Evict(c.region, c.id) // after the commit: see keyCache
+			rw.opts.Evict(c.Region, c.ID) // after the commit: see keycache
 		}
 	}
 	if err != nil {

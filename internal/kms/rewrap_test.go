@@ -14,6 +14,7 @@ import (
 
 	json "github.com/go-json-experiment/json"
 
+	"github.com/trent-kms/trent/internal/keycache"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/rootkey"
 	"github.com/trent-kms/trent/internal/store"
@@ -207,10 +208,10 @@ func TestRewrapMovesEverythingWhileServing(t *testing.T) {
 	decrypt(t, s, call, blobs[mrk])
 	must[*kmsapi.SignResponse](t)(s.Sign(ctx, &call, &kmsapi.SignRequest{KeyId: new(rsaKey), Message: msg, SigningAlgorithm: new(kmsapi.SigningAlgorithmSpecRsassaPssSha256)}))
 	must[*kmsapi.GenerateMacResponse](t)(s.GenerateMac(ctx, &call, &kmsapi.GenerateMacRequest{KeyId: new(hmacKey), Message: msg, MacAlgorithm: new(kmsapi.MacAlgorithmSpecHmacSha256)}))
-	if lk := s.cache.get(cacheKey{call.Region, rsaKey}, s.now()); lk == nil {
+	if lk := s.cache.Get(keycache.Name{Region: call.Region, ID: rsaKey}, s.now()); lk == nil {
 		t.Fatal("the RSA key is not cached")
 	} else {
-		lk.release()
+		lk.Release()
 	}
 	// A key created now is wrapped by the new root key at once.
 	created := createKey(t, s, call, &kmsapi.CreateKeyRequest{})
@@ -229,7 +230,7 @@ func TestRewrapMovesEverythingWhileServing(t *testing.T) {
 		}
 	}
 	waitRounds(2) // the load runs, the keys are cached
-	report, err := RewrapRootKeys(ctx, db, ring, RewrapOptions{BatchSize: 2, Evict: s.cache.evict})
+	report, err := RewrapRootKeys(ctx, db, ring, RewrapOptions{BatchSize: 2, Evict: s.cache.Evict})
 	waitRounds(2) // and goes on with the rewrapped records
 	close(stop)
 	wg.Wait()
@@ -249,15 +250,13 @@ func TestRewrapMovesEverythingWhileServing(t *testing.T) {
 		t.Fatalf("register after the rewrap: %v", ids)
 	}
 	// The cache holds no record from before the rewrap.
-	s.cache.mu.RLock()
-	for name, lk := range s.cache.entries {
+	s.cache.Each(func(lk *liveKey) {
 		for _, m := range lk.Materials {
 			if m.present() && m.RootKey != next.ID() {
-				t.Errorf("the cache holds %v with material under %s", name, m.RootKey)
+				t.Errorf("the cache holds %v with material under %s", lk.CacheName(), m.RootKey)
 			}
 		}
-	}
-	s.cache.mu.RUnlock()
+	})
 	// A second rewrap has nothing to do.
 	again, err := RewrapRootKeys(ctx, db, ring, RewrapOptions{})
 	if err != nil || again.Materials != 0 || again.Keys != 0 || again.ImportParams != 0 || !again.Done() {

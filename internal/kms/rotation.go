@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/ciphertext"
+	"github.com/trent-kms/trent/internal/keycache"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -254,7 +255,7 @@ func putAll(tx store.Tx, copies []*Key, w *work) error {
 		if err := putKey(tx, c); err != nil {
 			return err
 		}
-		w.touched = append(w.touched, cacheKey{c.Region, c.ID})
+		w.touched = append(w.touched, keycache.Name{Region: c.Region, ID: c.ID})
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trent-kms/trent/internal/keycache"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -180,7 +181,7 @@ func (s *Service) runDueWork(ctx context.Context, now time.Time) (int, error) {
 			return s.attend(tx, k, now, &w)
 		})
 		for _, c := range w.touched {
-			s.cache.evict(c.region, c.id)
+			s.cache.Evict(c.Region, c.ID)
 		}
 		if err != nil {
 			return attended, fmt.Errorf("scheduled work on key %s/%s: %w", d.region, d.id, err)
@@ -215,7 +216,7 @@ func (s *Service) runDueWork(ctx context.Context, now time.Time) (int, error) {
 // keys whose cached copies are stale.
 type work struct {
 	events  []ServiceEvent
-	touched []cacheKey
+	touched []keycache.Name
 }
 
 func (w *work) event(name string, k *Key, now time.Time, detail map[string]string) {
@@ -224,7 +225,7 @@ func (w *work) event(name string, k *Key, now time.Time, detail map[string]strin
 
 // attend does, in tx, whatever is due on k at now.
 func (s *Service) attend(tx store.Tx, k *Key, now time.Time, w *work) error {
-	w.touched = append(w.touched, cacheKey{k.Region, k.ID})
+	w.touched = append(w.touched, keycache.Name{Region: k.Region, ID: k.ID})
 	if k.deletionDue(now) {
 		w.event("DeleteKey", k, now, nil)
 		return s.deleteKeyCopy(tx, k, now, w)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/ciphertext"
+	"github.com/trent-kms/trent/internal/keycache"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/lastuse"
 	"github.com/trent-kms/trent/internal/lease"
@@ -121,7 +122,7 @@ type Config struct {
 	// Logger receives operational messages (never secrets); nil means slog.Default().
 	Logger *slog.Logger
 	// KeyCacheTTL bounds how long a key stays cached for the data plane
-	// (see keyCache); 0 means 10 seconds. KeyCacheSize bounds how many keys
+	// (see internal/keycache); 0 means 10 seconds. KeyCacheSize bounds how many keys
 	// are cached; 0 means 10,000.
 	KeyCacheTTL  time.Duration
 	KeyCacheSize int
@@ -144,14 +145,14 @@ type Service struct {
 	keyQuota        int
 	keyCounts       struct {
 		mu sync.Mutex
-		m  map[cacheKey]keyCountRead // by account and region
+		m  map[accountRegion]keyCountRead
 	}
 	events   EventLog
 	workDone func(time.Duration, error)
 	now      func() time.Time
 	rand     io.Reader
 	logger   *slog.Logger
-	cache    *keyCache
+	cache    *keycache.Cache[*liveKey]
 	usage    *lastuse.Tracker
 
 	// lease is the scheduler's (schedule.go); kicks wakes the scheduler
@@ -226,7 +227,7 @@ func New(cfg Config) (*Service, error) {
 	if s.keyQuota == 0 {
 		s.keyQuota = defaultKeyQuota
 	}
-	s.keyCounts.m = make(map[cacheKey]keyCountRead)
+	s.keyCounts.m = make(map[accountRegion]keyCountRead)
 	ttl, size := cfg.KeyCacheTTL, cfg.KeyCacheSize
 	if ttl == 0 {
 		ttl = 10 * time.Second
@@ -234,7 +235,7 @@ func New(cfg Config) (*Service, error) {
 	if size == 0 {
 		size = 10000
 	}
-	s.cache = newKeyCache(ttl, size)
+	s.cache = keycache.New[*liveKey](ttl, size)
 	node, err := s.randomBytes(8)
 	if err != nil {
 		return nil, err
