@@ -14,6 +14,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/auth"
 	"github.com/trent-kms/trent/internal/config"
+	"github.com/trent-kms/trent/internal/grant"
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/policy"
@@ -90,7 +91,7 @@ func policyExplain(args []string, stdout io.Writer) error {
 
 	key := &kms.Key{KeySpec: kmsapi.KeySpecSymmetricDefault, KeyUsage: kmsapi.KeyUsageTypeEncryptDecrypt, Origin: kmsapi.OriginTypeAwsKms}
 	var doc string
-	var grants []*kms.Grant
+	var grants []*grant.Grant
 	if *keyPolicyFile != "" {
 		b, err := os.ReadFile(*keyPolicyFile)
 		if err != nil {
@@ -108,10 +109,10 @@ func policyExplain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("the key policy: %w", err)
 	}
-	d, grant := kms.Explain(call, *action, key, keyPolicy, grants)
+	d, via := kms.Explain(call, *action, key, keyPolicy, grants)
 	fmt.Fprintln(stdout, d.Explain())
-	if grant != nil {
-		fmt.Fprintf(stdout, "grant %s: grantee %s, operations %v\n", grant.ID, grant.Grantee, grant.Operations)
+	if via != nil {
+		fmt.Fprintf(stdout, "grant %s: grantee %s, operations %v\n", via.ID, via.Grantee, via.Operations)
 	}
 	if !d.Allowed {
 		fmt.Fprintf(stdout, "AccessDeniedException: %s\n", d.Message())
@@ -143,7 +144,7 @@ func findPrincipal(cfg *config.Config, arn, accessKey string) (auth.Principal, e
 }
 
 // fetchKey reads a key's policy, properties and grants from a running trent.
-func fetchKey(endpoint, region, keyID string, key *kms.Key) (string, []*kms.Grant, error) {
+func fetchKey(endpoint, region, keyID string, key *kms.Key) (string, []*grant.Grant, error) {
 	ctx := context.Background()
 	opts := []func(*awsconfig.LoadOptions) error{}
 	if region != "" {
@@ -167,7 +168,7 @@ func fetchKey(endpoint, region, keyID string, key *kms.Key) (string, []*kms.Gran
 	if err != nil {
 		return "", nil, err
 	}
-	var grants []*kms.Grant
+	var grants []*grant.Grant
 	pages := awskms.NewListGrantsPaginator(c, &awskms.ListGrantsInput{KeyId: m.KeyId})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -179,7 +180,7 @@ func fetchKey(endpoint, region, keyID string, key *kms.Key) (string, []*kms.Gran
 			for i, op := range g.Operations {
 				ops[i] = kmsapi.GrantOperation(op)
 			}
-			ng := &kms.Grant{ID: *g.GrantId, Grantee: *g.GranteePrincipal, Operations: ops}
+			ng := &grant.Grant{ID: *g.GrantId, Grantee: *g.GranteePrincipal, Operations: ops}
 			if g.Constraints != nil {
 				ng.ContextEquals, ng.ContextSubset = g.Constraints.EncryptionContextEquals, g.Constraints.EncryptionContextSubset
 			}

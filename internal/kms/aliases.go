@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/trent-kms/trent/internal/grant"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -45,7 +46,7 @@ func (s *Service) aliasForChange(tx store.Tx, call *Call, name, action string) (
 		return nil, nil, err
 	}
 	call.KeyARN = k.ARN()
-	_, err = s.authorizeKey(call, action, k, nil, func() ([]*Grant, error) { return grantsOf(tx, k.Region, k.ID) })
+	_, err = s.authorizeKey(call, action, k, nil, func() ([]*grant.Grant, error) { return grant.OfKey(tx, k.Region, k.ID) })
 	return a, k, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trent-kms/trent/internal/grant"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/store"
@@ -34,7 +35,7 @@ type Access struct {
 	KeyPolicy *policy.Policy
 	// Grants returns the grants of Key (loaded on demand: most decisions
 	// never need them); nil when Key is nil.
-	Grants func() ([]*Grant, error)
+	Grants func() ([]*grant.Grant, error)
 	// Context holds the request's condition values.
 	Context policy.Context
 	// Time is the time of the request.
@@ -43,7 +44,7 @@ type Access struct {
 	// ViaGrant is set by the Authorizer to the grant that allowed the
 	// access, if a grant did (CreateGrant limits what such a caller may
 	// give).
-	ViaGrant *Grant
+	ViaGrant *grant.Grant
 
 	// request is room for the policy.Request of the decision, allocated
 	// with the Access (nil: decide allocates one).
@@ -274,10 +275,10 @@ func decide(a *Access) (policy.Decision, error) {
 // Explain is the decision on call performing action on key k with the given
 // policy and grants, and the grant that allowed it if one did: what
 // "trent policy explain" prints.
-func Explain(call *Call, action string, k *Key, keyPolicy *policy.Policy, grants []*Grant) (policy.Decision, *Grant) {
+func Explain(call *Call, action string, k *Key, keyPolicy *policy.Policy, grants []*grant.Grant) (policy.Decision, *grant.Grant) {
 	a := &Access{
 		Call: call, Action: action, Resource: k.ARN(), Key: k, KeyPolicy: keyPolicy,
-		Grants:  func() ([]*Grant, error) { return grants, nil },
+		Grants:  func() ([]*grant.Grant, error) { return grants, nil },
 		Context: &requestContext{call: call, key: k},
 		Time:    time.Now(),
 	}
@@ -296,11 +297,11 @@ type access struct {
 // authorizeKey asks whether call may perform action on k, whose policy
 // (parsed; nil to parse k.Policy) and grants it is given (nil grants: k
 // has none, which only a grant token can change).
-func (s *Service) authorizeKey(call *Call, action string, k *Key, keyPolicy *policy.Policy, grants func() ([]*Grant, error)) (*Access, error) {
+func (s *Service) authorizeKey(call *Call, action string, k *Key, keyPolicy *policy.Policy, grants func() ([]*grant.Grant, error)) (*Access, error) {
 	return s.authorizeKeyARN(call, action, k, k.ARN(), keyPolicy, grants)
 }
 
-func (s *Service) authorizeKeyARN(call *Call, action string, k *Key, arn string, keyPolicy *policy.Policy, grants func() ([]*Grant, error)) (*Access, error) {
+func (s *Service) authorizeKeyARN(call *Call, action string, k *Key, arn string, keyPolicy *policy.Policy, grants func() ([]*grant.Grant, error)) (*Access, error) {
 	if keyPolicy == nil {
 		keyPolicy = s.keyPolicy(k)
 	}
@@ -324,7 +325,7 @@ func (s *Service) authorizeKeyARN(call *Call, action string, k *Key, arn string,
 	return &x.Access, s.authz.Authorize(&x.Access)
 }
 
-func noGrants() ([]*Grant, error) { return nil, nil }
+func noGrants() ([]*grant.Grant, error) { return nil, nil }
 
 // authorizeAccount asks whether call may perform an IAM-only action (one
 // on no key) on resource: "*", or an alias ARN for the alias half of the

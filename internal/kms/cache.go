@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/ciphertext"
+	"github.com/trent-kms/trent/internal/grant"
 	"github.com/trent-kms/trent/internal/keycache"
 	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
@@ -30,7 +31,7 @@ type liveKey struct {
 	secrets map[ciphertext.MaterialID]*ciphertext.Key
 	private *keyspec.Key
 	policy  *policy.Policy // the key policy, parsed
-	grants  []*Grant
+	grants  []*grant.Grant
 	loaded  time.Time
 	refs    atomic.Int32
 }
@@ -39,7 +40,7 @@ type liveKey struct {
 func (k *liveKey) ARN() string { return k.arn }
 
 // knownGrants are the key's grants as loaded with it.
-func (k *liveKey) knownGrants() ([]*Grant, error) { return k.grants, nil }
+func (k *liveKey) knownGrants() ([]*grant.Grant, error) { return k.grants, nil }
 
 // CacheName, LoadedAt, Retain and Release make a liveKey a keycache.Entry.
 func (k *liveKey) CacheName() keycache.Name { return keycache.Name{Region: k.Region, ID: k.ID} }
@@ -84,13 +85,13 @@ func (s *Service) liveKeyByID(region, id string) (*liveKey, error) {
 	}
 	generation := s.cache.Generation(keycache.Name{Region: region, ID: id})
 	var k *Key
-	var grants []*Grant
+	var grants []*grant.Grant
 	err := s.store.View(func(tx store.Tx) (err error) {
 		k, err = getKey(tx, region, id)
 		if err != nil {
 			return err
 		}
-		grants, err = grantsOf(tx, region, id)
+		grants, err = grant.OfKey(tx, region, id)
 		return err
 	})
 	if err != nil {
@@ -169,7 +170,7 @@ func (s *Service) liveKeyFor(call *Call, id string, action string) (*liveKey, er
 	if err != nil {
 		return nil, err
 	}
-	var grants func() ([]*Grant, error)
+	var grants func() ([]*grant.Grant, error)
 	if len(lk.grants) > 0 {
 		grants = lk.knownGrants
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/trent-kms/trent/internal/ciphertext"
+	"github.com/trent-kms/trent/internal/grant"
 	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/store"
@@ -219,7 +220,7 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 			return nil, nil, h.MaterialID, err
 		}
 		call.KeyARN = k.ARN()
-		var grants func() ([]*Grant, error)
+		var grants func() ([]*grant.Grant, error)
 		if len(k.grants) > 0 {
 			grants = k.knownGrants
 		}

@@ -2,254 +2,48 @@ package kms
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"maps"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
-	json "github.com/go-json-experiment/json"
-
+	"github.com/trent-kms/trent/internal/grant"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/store"
 )
 
-// Grants: permissions on one key given to one principal for some
-// operations, optionally only for some encryption contexts (KMS Developer
-// Guide, "Grants in AWS KMS").
-//
-// Stored in store.Grants under region/key ID/grant ID, with three kinds of
-// entries in store.GrantIndex: "name/<region>/<key ID>/<name>" → grant ID
-// (CreateGrant's idempotency by Name), "retiring/<principal>/<region>/<key
-// ID>/<grant ID>" (ListRetirableGrants) and "count/<region>/<key ID>" (the
-// per-key quota). A key's grants are cached with it (liveKey) and evicted
-// when they change, so a new grant is usable at once on this node; a grant
-// token makes one usable at once on any node by sending it to the store.
+// Grants: the operations on them, and how a grant takes part in a decision.
+// The grant records, their store, their tokens and what can be said of a
+// grant on its own are internal/grant's. A key's grants are cached with it
+// (liveKey) and evicted when they change, so a new grant is usable at once
+// on this node; a grant token makes one usable at once on any node by
+// sending it to the store.
 
-// MaxGrantsPerKey is AWS's quota of grants on one key.
-const MaxGrantsPerKey = 50000
+func grantKeyARN(g *grant.Grant) string { return keyARN(g.Region, g.KeyAccount, g.KeyID) }
 
-// Grant is a grant as stored.
-type Grant struct {
-	ID             string                  `json:"id"` // 64 hex digits
-	Region         string                  `json:"region"`
-	KeyID          string                  `json:"keyId"`
-	KeyAccount     string                  `json:"keyAccount"`
-	Name           string                  `json:"name,omitempty"`
-	IssuingAccount string                  `json:"issuingAccount"` // arn:aws:iam::<account>:root
-	Grantee        string                  `json:"grantee"`
-	Retiring       string                  `json:"retiring,omitempty"`
-	Operations     []kmsapi.GrantOperation `json:"operations"`
-	ContextEquals  map[string]string       `json:"contextEquals,omitempty"`
-	ContextSubset  map[string]string       `json:"contextSubset,omitempty"`
-	CreationDate   time.Time               `json:"creationDate"`
-}
-
-func grantStoreKey(region, keyID, grantID string) string {
-	return region + "/" + keyID + "/" + grantID
-}
-
-func grantKeyPrefix(region, keyID string) string { return region + "/" + keyID + "/" }
-
-func grantNameIndex(region, keyID, name string) string {
-	return "name/" + region + "/" + keyID + "/" + name
-}
-
-func grantRetiringIndex(principal, region, keyID, grantID string) string {
-	return "retiring/" + principal + "/" + region + "/" + keyID + "/" + grantID
-}
-
-func grantCountIndex(region, keyID string) string { return "count/" + region + "/" + keyID }
-
-func (g *Grant) keyARN() string { return keyARN(g.Region, g.KeyAccount, g.KeyID) }
-
-func getGrant(tx store.Tx, region, keyID, grantID string) (*Grant, error) {
-	v, err := tx.Get(store.Grants, grantStoreKey(region, keyID, grantID))
-	if err != nil {
-		return nil, err
-	}
-	g := new(Grant)
-	if err := json.Unmarshal(v, g); err != nil {
-		return nil, fmt.Errorf("decoding grant %s: %w", grantID, err)
-	}
-	if g.ID != grantID || g.Region != region || g.KeyID != keyID {
-		return nil, fmt.Errorf("grant record %s/%s/%s holds grant %s of %s/%s", region, keyID, grantID, g.ID, g.Region, g.KeyID)
-	}
-	return g, nil
-}
-
-// grantsOf lists a key's grants, in grant ID order.
-func grantsOf(tx store.Tx, region, keyID string) ([]*Grant, error) {
-	var out []*Grant
-	prefix := grantKeyPrefix(region, keyID)
-	err := tx.Scan(store.Grants, prefix, "", func(k string, v []byte) (bool, error) {
-		g := new(Grant)
-		if err := json.Unmarshal(v, g); err != nil {
-			return false, fmt.Errorf("decoding grant %s: %w", k, err)
-		}
-		if g.Region != region || g.KeyID != keyID || k != prefix+g.ID {
-			return false, fmt.Errorf("grant record %s holds grant %s of %s/%s", k, g.ID, g.Region, g.KeyID)
-		}
-		out = append(out, g)
-		return true, nil
-	})
-	return out, err
-}
-
-func grantCount(tx store.Tx, region, keyID string) (int, error) {
-	v, err := tx.Get(store.GrantIndex, grantCountIndex(region, keyID))
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(string(v))
-}
-
-func setGrantCount(tx store.Tx, region, keyID string, n int) error {
-	if n == 0 {
-		return tx.Delete(store.GrantIndex, grantCountIndex(region, keyID))
-	}
-	return tx.Put(store.GrantIndex, grantCountIndex(region, keyID), []byte(strconv.Itoa(n)))
-}
-
-func putGrant(tx store.Tx, g *Grant) error {
-	v, err := json.Marshal(g)
-	if err != nil {
-		return err
-	}
-	if err := tx.Put(store.Grants, grantStoreKey(g.Region, g.KeyID, g.ID), v); err != nil {
-		return err
-	}
-	if g.Name != "" {
-		if err := tx.Put(store.GrantIndex, grantNameIndex(g.Region, g.KeyID, g.Name), []byte(g.ID)); err != nil {
-			return err
-		}
-	}
-	if g.Retiring != "" {
-		if err := tx.Put(store.GrantIndex, grantRetiringIndex(g.Retiring, g.Region, g.KeyID, g.ID), nil); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// removeGrant deletes a grant and its index entries, but not from the count.
-func removeGrant(tx store.Tx, g *Grant) error {
-	if err := tx.Delete(store.Grants, grantStoreKey(g.Region, g.KeyID, g.ID)); err != nil {
-		return err
-	}
-	if g.Name != "" {
-		// The name may since point to a newer grant of the same name.
-		v, err := tx.Get(store.GrantIndex, grantNameIndex(g.Region, g.KeyID, g.Name))
-		if err == nil && string(v) == g.ID {
-			if err := tx.Delete(store.GrantIndex, grantNameIndex(g.Region, g.KeyID, g.Name)); err != nil {
-				return err
-			}
-		}
-	}
-	if g.Retiring != "" {
-		return tx.Delete(store.GrantIndex, grantRetiringIndex(g.Retiring, g.Region, g.KeyID, g.ID))
-	}
-	return nil
-}
-
-// deleteGrants removes every grant of a key, with the key.
-func deleteGrants(tx store.Tx, region, keyID string) error {
-	grants, err := grantsOf(tx, region, keyID)
-	if err != nil {
-		return err
-	}
-	for _, g := range grants {
-		if err := removeGrant(tx, g); err != nil {
-			return err
-		}
-	}
-	return setGrantCount(tx, region, keyID, 0)
-}
-
-// Grant tokens. A token names a grant and is authenticated with the
-// service's grant token key; it carries no permission of its own. It is
-// base64 of
-//
-//	0x01 ‖ len(region) ‖ region ‖ len(key ID) ‖ key ID ‖ grant ID (32) ‖ nonce (16) ‖ HMAC-SHA256 (32)
-//
-// with the HMAC over everything before it. Each CreateGrant returns a new
-// one (the nonce), as AWS does.
-
-const grantTokenVersion = 0x01
-
-func (s *Service) grantToken(g *Grant) (string, error) {
-	id, err := hex.DecodeString(g.ID)
+// grantToken makes a new token for g.
+func (s *Service) grantToken(g *grant.Grant) (string, error) {
+	nonce, err := s.randomBytes(grant.NonceSize)
 	if err != nil {
 		return "", err
 	}
-	b := []byte{grantTokenVersion, byte(len(g.Region))}
-	b = append(b, g.Region...)
-	b = append(b, byte(len(g.KeyID)))
-	b = append(b, g.KeyID...)
-	b = append(b, id...)
-	nonce, err := s.randomBytes(16)
-	if err != nil {
-		return "", err
-	}
-	b = append(b, nonce...)
-	m := hmac.New(sha256.New, s.grantTokenKey)
-	m.Write(b)
-	return base64.StdEncoding.EncodeToString(m.Sum(b)), nil
+	return grant.Token(s.grantTokenKey, g, nonce)
 }
-
-// tokenRef is what a grant token names.
-type tokenRef struct{ region, keyID, grantID string }
 
 func invalidGrantToken() error {
 	return kmsapi.Errorf(kmsapi.InvalidGrantTokenException, "The grant token is not valid: it was not issued by this service, or it was changed.")
 }
 
-func (s *Service) parseGrantToken(tok string) (tokenRef, error) {
-	b, err := base64.StdEncoding.DecodeString(tok)
-	if err != nil || len(b) < 1+1+1+32+16+32 || b[0] != grantTokenVersion {
-		return tokenRef{}, invalidGrantToken()
-	}
-	body, mac := b[:len(b)-32], b[len(b)-32:]
-	m := hmac.New(sha256.New, s.grantTokenKey)
-	m.Write(body)
-	if !hmac.Equal(m.Sum(nil), mac) {
-		return tokenRef{}, invalidGrantToken()
-	}
-	p := body[1:]
-	take := func() (string, bool) {
-		if len(p) < 1 || len(p) < 1+int(p[0]) {
-			return "", false
-		}
-		v := string(p[1 : 1+int(p[0])])
-		p = p[1+int(p[0]):]
-		return v, true
-	}
-	region, ok1 := take()
-	keyID, ok2 := take()
-	if !ok1 || !ok2 || len(p) != 32+16 {
-		return tokenRef{}, invalidGrantToken()
-	}
-	return tokenRef{region: region, keyID: keyID, grantID: hex.EncodeToString(p[:32])}, nil
-}
-
 // checkGrantTokens refuses a request whose grant tokens are not all ours.
-func (s *Service) checkGrantTokens(tokens []string) ([]tokenRef, error) {
-	var refs []tokenRef
+func (s *Service) checkGrantTokens(tokens []string) ([]grant.TokenRef, error) {
+	var refs []grant.TokenRef
 	for _, t := range tokens {
-		r, err := s.parseGrantToken(t)
+		r, err := grant.ParseToken(s.grantTokenKey, t)
 		if err != nil {
-			return nil, err
+			return nil, invalidGrantToken()
 		}
 		refs = append(refs, r)
 	}
@@ -260,8 +54,8 @@ func (s *Service) checkGrantTokens(tokens []string) ([]tokenRef, error) {
 // cache (or read in the transaction) are known: plus, for every grant
 // token of the request that names a grant of k not among them, that grant
 // as the store has it now.
-func (s *Service) grantsFunc(call *Call, k *Key, known func() ([]*Grant, error)) func() ([]*Grant, error) {
-	return func() ([]*Grant, error) {
+func (s *Service) grantsFunc(call *Call, k *Key, known func() ([]*grant.Grant, error)) func() ([]*grant.Grant, error) {
+	return func() ([]*grant.Grant, error) {
 		grants, err := known()
 		if err != nil {
 			return nil, err
@@ -271,12 +65,12 @@ func (s *Service) grantsFunc(call *Call, k *Key, known func() ([]*Grant, error))
 			return nil, err
 		}
 		for _, r := range refs {
-			if r.region != k.Region || r.keyID != k.ID || slices.ContainsFunc(grants, func(g *Grant) bool { return g.ID == r.grantID }) {
+			if r.Region != k.Region || r.KeyID != k.ID || slices.ContainsFunc(grants, func(g *grant.Grant) bool { return g.ID == r.GrantID }) {
 				continue
 			}
-			var g *Grant
+			var g *grant.Grant
 			err := s.store.View(func(tx store.Tx) (err error) {
-				g, err = getGrant(tx, r.region, r.keyID, r.grantID)
+				g, err = grant.Get(tx, r.Region, r.KeyID, r.GrantID)
 				return err
 			})
 			if errors.Is(err, store.ErrNotFound) {
@@ -298,39 +92,11 @@ func grantOperation(action string) (kmsapi.GrantOperation, bool) {
 	return op, slices.Contains(kmsapi.GrantOperation("").Values(), op)
 }
 
-// takesContext: the operations whose grants' encryption context
-// constraints apply. The others (DescribeKey, GetPublicKey, Sign, ...)
-// ignore them.
-func takesContext(op kmsapi.GrantOperation) bool {
-	switch op {
-	case kmsapi.GrantOperationEncrypt, kmsapi.GrantOperationDecrypt, kmsapi.GrantOperationReEncryptFrom,
-		kmsapi.GrantOperationReEncryptTo, kmsapi.GrantOperationGenerateDataKey,
-		kmsapi.GrantOperationGenerateDataKeyWithoutPlaintext, kmsapi.GrantOperationGenerateDataKeyPair,
-		kmsapi.GrantOperationGenerateDataKeyPairWithoutPlaintext, kmsapi.GrantOperationCreateGrant:
-		return true
-	}
-	return false
-}
-
-// contextAllows: a request's encryption context meets a grant's
-// constraints. Equals: exactly these pairs; Subset: at least these.
-func (g *Grant) contextAllows(ec map[string]string) bool {
-	if g.ContextEquals != nil && !maps.Equal(g.ContextEquals, ec) {
-		return false
-	}
-	for k, v := range g.ContextSubset {
-		if got, ok := ec[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
-}
-
 // granteeMatches reports whether the grant is given to the caller: named
 // itself, by its role, or by its account (then, but for the account's root
 // user, the caller's identity policies must allow the permission too, as
 // for a key policy that names an account).
-func (g *Grant) granteeMatches(a *Access, r *policy.Request) bool {
+func granteeMatches(g *grant.Grant, a *Access, r *policy.Request) bool {
 	p := &a.Call.Principal
 	switch {
 	case g.Grantee == p.ARN, p.RoleARN != "" && g.Grantee == p.RoleARN:
@@ -356,7 +122,7 @@ func (g *Grant) granteeMatches(a *Access, r *policy.Request) bool {
 // grantAllowing returns a grant that gives the caller the permission, if
 // any. RetireGrant is not given this way: the operation decides who may
 // retire a grant.
-func grantAllowing(a *Access, r *policy.Request) (*Grant, error) {
+func grantAllowing(a *Access, r *policy.Request) (*grant.Grant, error) {
 	op, ok := grantOperation(a.Action)
 	if !ok || a.Grants == nil || op == kmsapi.GrantOperationRetireGrant {
 		return nil, nil
@@ -366,10 +132,10 @@ func grantAllowing(a *Access, r *policy.Request) (*Grant, error) {
 		return nil, err
 	}
 	for _, g := range grants {
-		if !slices.Contains(g.Operations, op) || !g.granteeMatches(a, r) {
+		if !slices.Contains(g.Operations, op) || !granteeMatches(g, a, r) {
 			continue
 		}
-		if takesContext(op) && !g.contextAllows(a.Call.Cond.EncryptionContext) {
+		if grant.TakesContext(op) && !g.ContextAllows(a.Call.Cond.EncryptionContext) {
 			continue
 		}
 		a.ViaGrant = g
@@ -471,45 +237,6 @@ func checkGrantForKey(in *kmsapi.CreateGrantRequest, k *Key) error {
 	return nil
 }
 
-// sameGrant: a CreateGrant with a Name already used on the key returns the
-// existing grant if everything else is the same.
-func sameGrant(g *Grant, n *Grant) bool {
-	ops := func(o []kmsapi.GrantOperation) []kmsapi.GrantOperation {
-		c := slices.Clone(o)
-		slices.Sort(c)
-		return slices.Compact(c)
-	}
-	return g.Grantee == n.Grantee && g.Retiring == n.Retiring && slices.Equal(ops(g.Operations), ops(n.Operations)) &&
-		maps.Equal(g.ContextEquals, n.ContextEquals) && maps.Equal(g.ContextSubset, n.ContextSubset) &&
-		(g.ContextEquals == nil) == (n.ContextEquals == nil) && (g.ContextSubset == nil) == (n.ContextSubset == nil)
-}
-
-// narrowerThan: a grant created through another grant may give no more
-// than it: a subset of its operations, and constraints as strict (the
-// parent's pairs all present; Subset may become Equals, not back).
-func (n *Grant) narrowerThan(parent *Grant) bool {
-	for _, op := range n.Operations {
-		if !slices.Contains(parent.Operations, op) {
-			return false
-		}
-	}
-	switch {
-	case parent.ContextEquals != nil:
-		return n.ContextEquals != nil && maps.Equal(n.ContextEquals, parent.ContextEquals)
-	case parent.ContextSubset != nil:
-		child := n.ContextSubset
-		if n.ContextEquals != nil {
-			child = n.ContextEquals
-		}
-		for k, v := range parent.ContextSubset {
-			if got, ok := child[k]; !ok || got != v {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // The operations.
 
 // grantKeyID refuses aliases where AWS takes only a key ID or key ARN.
@@ -556,7 +283,7 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 	call.Cond.Set("kms:GrantIsForAWSResource", "false")
 
 	var out *kmsapi.CreateGrantResponse
-	var created *Grant
+	var created *grant.Grant
 	err := s.store.Update(func(tx store.Tx) error {
 		out, created = nil, nil
 		k, access, err := s.lookupKeyAccess(tx, call, in.GetKeyId(), keyIDOnly, "kms:CreateGrant")
@@ -569,7 +296,7 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 		if err := checkGrantForKey(in, k); err != nil {
 			return err
 		}
-		g := &Grant{
+		g := &grant.Grant{
 			Region: k.Region, KeyID: k.ID, KeyAccount: k.Account, Name: in.GetName(),
 			IssuingAccount: "arn:aws:iam::" + k.Account + ":root",
 			Grantee:        in.GetGranteePrincipal(), Retiring: in.GetRetiringPrincipal(),
@@ -577,7 +304,7 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 			ContextEquals: maps.Clone(c.GetEncryptionContextEquals()), ContextSubset: maps.Clone(c.GetEncryptionContextSubset()),
 			CreationDate: s.now().UTC(),
 		}
-		if access.ViaGrant != nil && !g.narrowerThan(access.ViaGrant) {
+		if access.ViaGrant != nil && !g.NarrowerThan(access.ViaGrant) {
 			return kmsapi.Errorf(kmsapi.AccessDeniedException,
 				"User: %s is not authorized to perform: kms:CreateGrant on resource: %s because a grant can only create grants for its own operations, with constraints at least as strict",
 				call.ARN, k.ARN())
@@ -585,13 +312,13 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 		// A dry run answers after every check: the grant with the same
 		// Name, the quota.
 		if g.Name != "" {
-			id, err := tx.Get(store.GrantIndex, grantNameIndex(k.Region, k.ID, g.Name))
+			id, err := grant.IDByName(tx, k.Region, k.ID, g.Name)
 			if err == nil {
-				old, err := getGrant(tx, k.Region, k.ID, string(id))
+				old, err := grant.Get(tx, k.Region, k.ID, id)
 				if err != nil && !errors.Is(err, store.ErrNotFound) {
 					return err
 				}
-				if old != nil && sameGrant(old, g) {
+				if old != nil && old.SameAs(g) {
 					if in.GetDryRun() {
 						return dryRunError()
 					}
@@ -606,12 +333,12 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 				return err
 			}
 		}
-		n, err := grantCount(tx, k.Region, k.ID)
+		n, err := grant.Count(tx, k.Region, k.ID)
 		if err != nil {
 			return err
 		}
-		if n >= MaxGrantsPerKey {
-			return kmsapi.Errorf(kmsapi.LimitExceededException, "The number of grants for %s exceeds the limit of %d.", k.ARN(), MaxGrantsPerKey)
+		if n >= grant.MaxPerKey {
+			return kmsapi.Errorf(kmsapi.LimitExceededException, "The number of grants for %s exceeds the limit of %d.", k.ARN(), grant.MaxPerKey)
 		}
 		if in.GetDryRun() {
 			return dryRunError()
@@ -621,10 +348,7 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 			return err
 		}
 		g.ID = hex.EncodeToString(idBytes)
-		if err := putGrant(tx, g); err != nil {
-			return err
-		}
-		if err := setGrantCount(tx, k.Region, k.ID, n+1); err != nil {
+		if err := grant.Add(tx, g); err != nil {
 			return err
 		}
 		tok, err := s.grantToken(g)
@@ -645,9 +369,9 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 }
 
 // grantEntry is a grant as ListGrants and ListRetirableGrants show it.
-func (g *Grant) entry() kmsapi.GrantListEntry {
+func grantEntry(g *grant.Grant) kmsapi.GrantListEntry {
 	e := kmsapi.GrantListEntry{
-		KeyId:            new(g.keyARN()),
+		KeyId:            new(grantKeyARN(g)),
 		GrantId:          new(g.ID),
 		Name:             new(g.Name),
 		CreationDate:     new(kmsapi.Time{Time: g.CreationDate}),
@@ -682,17 +406,12 @@ func (s *Service) ListGrants(ctx context.Context, call *Call, in *kmsapi.ListGra
 		if err != nil {
 			return err
 		}
-		prefix := grantKeyPrefix(k.Region, k.ID)
-		after, err := decodeMarker(in.Marker, prefix)
+		after, err := decodeMarker(in.Marker, grant.KeyPrefix(k.Region, k.ID))
 		if err != nil {
 			return err
 		}
 		last := ""
-		return tx.Scan(store.Grants, prefix, after, func(sk string, v []byte) (bool, error) {
-			g := new(Grant)
-			if err := json.Unmarshal(v, g); err != nil {
-				return false, err
-			}
+		return grant.ScanKey(tx, k.Region, k.ID, after, func(sk string, g *grant.Grant) (bool, error) {
 			if (in.GrantId != nil && g.ID != *in.GrantId) || (in.GranteePrincipal != nil && g.Grantee != *in.GranteePrincipal) {
 				return true, nil
 			}
@@ -702,7 +421,7 @@ func (s *Service) ListGrants(ctx context.Context, call *Call, in *kmsapi.ListGra
 				return false, nil
 			}
 			last = sk
-			out.Grants = append(out.Grants, g.entry())
+			out.Grants = append(out.Grants, grantEntry(g))
 			return true, nil
 		})
 	})
@@ -720,7 +439,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, call *Call, in *kmsap
 	if in.RetiringServicePrincipal != nil {
 		return out, nil
 	}
-	prefix := "retiring/" + in.GetRetiringPrincipal() + "/"
+	prefix := grant.RetirablePrefix(in.GetRetiringPrincipal())
 	after, err := decodeMarker(in.Marker, prefix)
 	if err != nil {
 		return nil, err
@@ -729,11 +448,11 @@ func (s *Service) ListRetirableGrants(ctx context.Context, call *Call, in *kmsap
 	err = s.store.View(func(tx store.Tx) error {
 		last := ""
 		return tx.Scan(store.GrantIndex, prefix, after, func(ik string, _ []byte) (bool, error) {
-			parts := strings.Split(ik[len(prefix):], "/")
-			if len(parts) != 3 {
-				return false, fmt.Errorf("malformed grant index entry %q", ik)
+			region, keyID, grantID, err := grant.ParseRetirable(in.GetRetiringPrincipal(), ik)
+			if err != nil {
+				return false, err
 			}
-			g, err := getGrant(tx, parts[0], parts[1], parts[2])
+			g, err := grant.Get(tx, region, keyID, grantID)
 			if errors.Is(err, store.ErrNotFound) {
 				return true, nil
 			}
@@ -746,7 +465,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, call *Call, in *kmsap
 				return false, nil
 			}
 			last = ik
-			out.Grants = append(out.Grants, g.entry())
+			out.Grants = append(out.Grants, grantEntry(g))
 			return true, nil
 		})
 	})
@@ -762,14 +481,14 @@ func validGrantID(id string) bool { return len(id) == 64 && isHex(id) }
 func (s *Service) retireGrantTarget(call *Call, in *kmsapi.RetireGrantRequest) (region, keyID, grantID string, err error) {
 	switch {
 	case in.GrantToken != nil:
-		r, err := s.parseGrantToken(*in.GrantToken)
+		r, err := grant.ParseToken(s.grantTokenKey, *in.GrantToken)
 		if err != nil {
-			return "", "", "", err
+			return "", "", "", invalidGrantToken()
 		}
-		if in.GrantId != nil && *in.GrantId != r.grantID {
+		if in.GrantId != nil && *in.GrantId != r.GrantID {
 			return "", "", "", kmsapi.Errorf(kmsapi.InvalidGrantIdException, "The grant ID does not match the grant token.")
 		}
-		return r.region, r.keyID, r.grantID, nil
+		return r.Region, r.KeyID, r.GrantID, nil
 	case in.KeyId != nil && in.GrantId != nil:
 		if err := grantKeyID(*in.KeyId); err != nil {
 			return "", "", "", err
@@ -791,7 +510,7 @@ func (s *Service) RetireGrant(ctx context.Context, call *Call, in *kmsapi.Retire
 	if err != nil {
 		return err
 	}
-	var retired *Grant
+	var retired *grant.Grant
 	err = s.store.Update(func(tx store.Tx) error {
 		retired = nil
 		if region != call.Region {
@@ -804,7 +523,7 @@ func (s *Service) RetireGrant(ctx context.Context, call *Call, in *kmsapi.Retire
 		if err != nil {
 			return err
 		}
-		g, err := getGrant(tx, region, keyID, grantID)
+		g, err := grant.Get(tx, region, keyID, grantID)
 		if errors.Is(err, store.ErrNotFound) {
 			return kmsapi.Errorf(kmsapi.NotFoundException, "Grant ID %s not found", grantID)
 		}
@@ -831,15 +550,8 @@ func (s *Service) RetireGrant(ctx context.Context, call *Call, in *kmsapi.Retire
 		if in.GetDryRun() {
 			return dryRunError()
 		}
-		if err := removeGrant(tx, g); err != nil {
-			return err
-		}
-		n, err := grantCount(tx, region, keyID)
-		if err != nil {
-			return err
-		}
 		retired = g
-		return setGrantCount(tx, region, keyID, max(n-1, 0))
+		return grant.Remove(tx, g)
 	})
 	if retired != nil {
 		s.cache.Evict(region, keyID)
@@ -858,14 +570,14 @@ func (s *Service) RevokeGrant(ctx context.Context, call *Call, in *kmsapi.Revoke
 		return kmsapi.Errorf(kmsapi.InvalidGrantIdException, "Invalid grant ID: %s", in.GetGrantId())
 	}
 	call.Cond.Set("kms:GrantIsForAWSResource", "false")
-	var revoked *Grant
+	var revoked *grant.Grant
 	err := s.store.Update(func(tx store.Tx) error {
 		revoked = nil
 		k, _, err := s.lookupKeyAccess(tx, call, in.GetKeyId(), keyIDOnly, "kms:RevokeGrant")
 		if err != nil {
 			return err
 		}
-		g, err := getGrant(tx, k.Region, k.ID, in.GetGrantId())
+		g, err := grant.Get(tx, k.Region, k.ID, in.GetGrantId())
 		if errors.Is(err, store.ErrNotFound) {
 			return kmsapi.Errorf(kmsapi.NotFoundException, "Grant ID %s not found", in.GetGrantId())
 		}
@@ -875,15 +587,8 @@ func (s *Service) RevokeGrant(ctx context.Context, call *Call, in *kmsapi.Revoke
 		if in.GetDryRun() {
 			return dryRunError()
 		}
-		if err := removeGrant(tx, g); err != nil {
-			return err
-		}
-		n, err := grantCount(tx, k.Region, k.ID)
-		if err != nil {
-			return err
-		}
 		revoked = g
-		return setGrantCount(tx, k.Region, k.ID, max(n-1, 0))
+		return grant.Remove(tx, g)
 	})
 	if revoked != nil {
 		s.cache.Evict(revoked.Region, revoked.KeyID)

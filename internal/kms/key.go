@@ -11,6 +11,7 @@ import (
 	json "github.com/go-json-experiment/json"
 
 	"github.com/trent-kms/trent/internal/ciphertext"
+	"github.com/trent-kms/trent/internal/grant"
 	"github.com/trent-kms/trent/internal/keyspec"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/lastuse"
@@ -368,7 +369,7 @@ func aliasesOf(tx store.Tx, region, keyID string) ([]string, error) {
 // deleteKey removes a key, its index entries, its grants and every alias
 // that points to it.
 func deleteKey(tx store.Tx, k *Key) error {
-	if err := deleteGrants(tx, k.Region, k.ID); err != nil {
+	if err := grant.DeleteAll(tx, k.Region, k.ID); err != nil {
 		return err
 	}
 	stored, err := getKey(tx, k.Region, k.ID) // its schedule entry is the stored record's

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/trent-kms/trent/internal/grant"
 	"github.com/trent-kms/trent/internal/keycache"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/policy"
@@ -279,7 +280,7 @@ func (s *Service) UpdatePrimaryRegion(ctx context.Context, call *Call, in *kmsap
 		replicaCall := *call
 		replicaCall.Region = region
 		if _, err := s.authorizeKey(&replicaCall, "kms:UpdatePrimaryRegion", replica, nil,
-			func() ([]*Grant, error) { return grantsOf(tx, replica.Region, replica.ID) }); err != nil {
+			func() ([]*grant.Grant, error) { return grant.OfKey(tx, replica.Region, replica.ID) }); err != nil {
 			return err
 		}
 		if err := checkUsable(replica, s.now()); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	json "github.com/go-json-experiment/json"
 
+	"github.com/trent-kms/trent/internal/grant"
 	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/store"
@@ -85,7 +86,7 @@ func (s *Service) lookupKeyAccess(tx store.Tx, call *Call, id string, kind idKin
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := s.checkFound(call, id, k, action, nil, func() ([]*Grant, error) { return grantsOf(tx, k.Region, k.ID) })
+	a, err := s.checkFound(call, id, k, action, nil, func() ([]*grant.Grant, error) { return grant.OfKey(tx, k.Region, k.ID) })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -144,12 +145,12 @@ func keyNotFound(call *Call, id, keyID, action string) error {
 // the caller can see (same account and region as named, not past its
 // deletion date), records it for the audit log and authorises action on it
 // with its policy (nil: parse it) and grants.
-func (s *Service) checkFound(call *Call, id string, k *Key, action string, keyPolicy *policy.Policy, grants func() ([]*Grant, error)) (*Access, error) {
+func (s *Service) checkFound(call *Call, id string, k *Key, action string, keyPolicy *policy.Policy, grants func() ([]*grant.Grant, error)) (*Access, error) {
 	return s.checkFoundARN(call, id, k, k.ARN(), action, keyPolicy, grants)
 }
 
 // checkFoundARN is checkFound for a key whose ARN the caller has made.
-func (s *Service) checkFoundARN(call *Call, id string, k *Key, arn, action string, keyPolicy *policy.Policy, grants func() ([]*Grant, error)) (*Access, error) {
+func (s *Service) checkFoundARN(call *Call, id string, k *Key, arn, action string, keyPolicy *policy.Policy, grants func() ([]*grant.Grant, error)) (*Access, error) {
 	p, _ := parseKeyID(call, id)
 	if k.Account != p.account || k.Region != p.region || k.deletionDue(s.now()) {
 		return nil, keyNotFound(call, id, k.ID, action)
