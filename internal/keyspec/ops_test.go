@@ -65,7 +65,9 @@ func TestRSAOAEP(t *testing.T) {
 			wantErr(t, string(spec)+" "+string(a.alg)+" limit+1", err, ErrPlaintextTooLong)
 			// Tampered, truncated, other hash: one error.
 			wantErr(t, "tampered", errOf(k.Decrypt(a.alg, flipBit(ct, 10))), ErrInvalidCiphertext)
-			wantErr(t, "truncated", errOf(k.Decrypt(a.alg, ct[1:])), ErrInvalidCiphertext)
+			// Cut at the end: a ciphertext that starts with a zero byte
+			// (1 in 256) is the same number without it, which decrypts.
+			wantErr(t, "truncated", errOf(k.Decrypt(a.alg, ct[:len(ct)-1])), ErrInvalidCiphertext)
 			wantErr(t, "empty", errOf(k.Decrypt(a.alg, nil)), ErrInvalidCiphertext)
 			other := algs[1-i].alg
 			wantErr(t, "other hash", errOf(k.Decrypt(other, ct)), ErrInvalidCiphertext)
