@@ -45,16 +45,6 @@ type DecryptConfig struct {
 	Concurrency int
 }
 
-func (c *DecryptConfig) materials() (MaterialsManager, error) {
-	switch {
-	case c.Materials != nil:
-		return c.Materials, nil
-	case c.Keyring != nil:
-		return NewDefaultMaterials(c.Keyring), nil
-	}
-	return nil, errors.New("envelope: no keyring and no materials manager")
-}
-
 // Decryptor reads the plaintext of one message from an io.Reader.
 //
 // It never returns plaintext that has not been authenticated: each frame is
@@ -105,7 +95,7 @@ type decFrame struct {
 // the data key through the keyring, and returns a Decryptor for the body.
 // Close it when done, whether or not it was read to the end.
 func NewDecryptor(ctx context.Context, r io.Reader, cfg DecryptConfig) (*Decryptor, error) {
-	cmm, err := cfg.materials()
+	cmm, err := materialsOf(cfg.Materials, cfg.Keyring)
 	if err != nil {
 		return nil, err
 	}

@@ -52,12 +52,14 @@ type EncryptConfig struct {
 	Concurrency int
 }
 
-func (c *EncryptConfig) materials() (MaterialsManager, error) {
+// materialsOf is the materials manager of a configuration: Materials if
+// set, else the default one over Keyring.
+func materialsOf(mm MaterialsManager, kr Keyring) (MaterialsManager, error) {
 	switch {
-	case c.Materials != nil:
-		return c.Materials, nil
-	case c.Keyring != nil:
-		return NewDefaultMaterials(c.Keyring), nil
+	case mm != nil:
+		return mm, nil
+	case kr != nil:
+		return NewDefaultMaterials(kr), nil
 	}
 	return nil, errors.New("envelope: no keyring and no materials manager")
 }
@@ -103,7 +105,7 @@ type encBatch struct {
 // NewEncryptor gets encryption materials (calling KMS through the keyring),
 // writes the message header to w and returns an Encryptor for the body.
 func NewEncryptor(ctx context.Context, w io.Writer, cfg EncryptConfig) (*Encryptor, error) {
-	cmm, err := cfg.materials()
+	cmm, err := materialsOf(cfg.Materials, cfg.Keyring)
 	if err != nil {
 		return nil, err
 	}
