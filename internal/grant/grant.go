@@ -114,16 +114,37 @@ func IDByName(tx store.Tx, region, keyID, name string) (string, error) {
 }
 
 // RetirablePrefix is where the entries of the grants principal may retire
-// start in store.GrantIndex; ParseRetirable reads one.
+// start in store.GrantIndex: the entry names ScanRetirable gives begin
+// with it.
 func RetirablePrefix(principal string) string { return "retiring/" + principal + "/" }
 
-// ParseRetirable reads an entry under RetirablePrefix(principal).
-func ParseRetirable(principal, entry string) (region, keyID, grantID string, err error) {
-	parts := strings.Split(strings.TrimPrefix(entry, RetirablePrefix(principal)), "/")
-	if !strings.HasPrefix(entry, RetirablePrefix(principal)) || len(parts) != 3 {
-		return "", "", "", fmt.Errorf("malformed grant index entry %q", entry)
-	}
-	return parts[0], parts[1], parts[2], nil
+// ScanRetirable calls fn with each grant principal may retire, starting
+// after the entry named after ("" for the first), until fn returns false.
+// fn also gets the grant's entry name, to resume from.
+//
+// The prefix of a principal's entries also holds those of principals whose
+// ARN continues its own after a slash (an IAM path: role/a and role/a/b):
+// theirs have more than the three parts region/key ID/grant ID after the
+// prefix, and are skipped.
+func ScanRetirable(tx store.Tx, principal, after string, fn func(entry string, g *Grant) (bool, error)) error {
+	prefix := RetirablePrefix(principal)
+	return tx.Scan(store.GrantIndex, prefix, after, func(entry string, _ []byte) (bool, error) {
+		parts := strings.Split(entry[len(prefix):], "/")
+		if len(parts) != 3 {
+			return true, nil // another principal's
+		}
+		g, err := Get(tx, parts[0], parts[1], parts[2])
+		if errors.Is(err, store.ErrNotFound) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if g.Retiring != principal {
+			return false, fmt.Errorf("grant index entry %q names grant %s, retired by %s", entry, g.ID, g.Retiring)
+		}
+		return fn(entry, g)
+	})
 }
 
 // Count is the number of grants on a key, for the quota.

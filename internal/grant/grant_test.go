@@ -75,16 +75,15 @@ func TestStore(t *testing.T) {
 			t.Fatalf("a grant of another key: %v", err)
 		}
 		var retirable []string
-		tx.Scan(store.GrantIndex, RetirablePrefix(bob), "", func(entry string, _ []byte) (bool, error) {
-			_, keyID, id, err := ParseRetirable(bob, entry)
-			if err != nil {
-				t.Fatal(err)
+		err = ScanRetirable(tx, bob, "", func(entry string, g *Grant) (bool, error) {
+			if !strings.HasPrefix(entry, RetirablePrefix(bob)) {
+				t.Fatalf("entry %q", entry)
 			}
-			retirable = append(retirable, keyID+"/"+id)
+			retirable = append(retirable, g.KeyID+"/"+g.ID)
 			return true, nil
 		})
-		if strings.Join(retirable, ",") != keyB+"/"+idB1+","+keyA+"/"+idA2 {
-			t.Fatalf("grants bob may retire: %v", retirable)
+		if err != nil || strings.Join(retirable, ",") != keyB+"/"+idB1+","+keyA+"/"+idA2 {
+			t.Fatalf("grants bob may retire: %v, %v", retirable, err)
 		}
 		return nil
 	})
@@ -125,6 +124,35 @@ func TestStore(t *testing.T) {
 		}
 		if n, _ := Count(tx, "us-east-1", keyB); n != 1 {
 			t.Fatal("DeleteAll of one key touched another's count")
+		}
+		return nil
+	})
+}
+
+// TestRetirableByPathPrefix: role/a and role/a/b (an IAM path) are two
+// principals; the grants of the second are not the first's, and do not
+// break the listing of the first's.
+func TestRetirableByPathPrefix(t *testing.T) {
+	db := openStore(t)
+	const a, ab = "arn:aws:iam::111122223333:role/a", "arn:aws:iam::111122223333:role/a/b"
+	db.Update(func(tx store.Tx) error {
+		for _, g := range []*Grant{newGrant(idA1, keyA, "", ab), newGrant(idA2, keyA, "", a), newGrant(idB1, keyB, "", ab)} {
+			if err := Add(tx, g); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return nil
+	})
+	db.View(func(tx store.Tx) error {
+		for principal, want := range map[string]string{a: idA2, ab: idB1 + "," + idA1} {
+			var got []string
+			err := ScanRetirable(tx, principal, "", func(_ string, g *Grant) (bool, error) {
+				got = append(got, g.ID)
+				return true, nil
+			})
+			if err != nil || strings.Join(got, ",") != want {
+				t.Errorf("grants %s may retire: %v, %v; want %s", principal, got, err, want)
+			}
 		}
 		return nil
 	})

@@ -447,18 +447,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, call *Call, in *kmsap
 	limit := limitOr(in.Limit, 50)
 	err = s.store.View(func(tx store.Tx) error {
 		last := ""
-		return tx.Scan(store.GrantIndex, prefix, after, func(ik string, _ []byte) (bool, error) {
-			region, keyID, grantID, err := grant.ParseRetirable(in.GetRetiringPrincipal(), ik)
-			if err != nil {
-				return false, err
-			}
-			g, err := grant.Get(tx, region, keyID, grantID)
-			if errors.Is(err, store.ErrNotFound) {
-				return true, nil
-			}
-			if err != nil {
-				return false, err
-			}
+		return grant.ScanRetirable(tx, in.GetRetiringPrincipal(), after, func(ik string, g *grant.Grant) (bool, error) {
 			if len(out.Grants) == limit {
 				out.Truncated = new(true)
 				out.NextMarker = encodeMarker(last)
