@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,6 +98,36 @@ func TestTLSWithSDKAndCLI(t *testing.T) {
 	// A client that does not trust the CA fails the handshake.
 	if _, err := tlsClient(s.URL, &tls.Config{}, 1).ListKeys(ctx, &kms.ListKeysInput{}); err == nil {
 		t.Fatal("a client without the CA was served")
+	}
+	// A client that offers only TLS 1.2.
+	if _, err := tlsClient(s.URL, &tls.Config{RootCAs: ca.Pool(), MaxVersion: tls.VersionTLS12}, 1).ListAliases(ctx, &kms.ListAliasesInput{}); err != nil {
+		t.Fatalf("TLS 1.2: %v", err)
+	}
+	// The audit records say how each request came, as CloudTrail's
+	// tlsDetails do.
+	host := strings.TrimPrefix(s.URL, "https://")
+	tls12Suite := regexp.MustCompile(`^ECDHE-(RSA|ECDSA)-(AES128-GCM-SHA256|AES256-GCM-SHA384|CHACHA20-POLY1305)$`)
+	seen := map[string]bool{}
+	for _, r := range readRecords(t, filepath.Join(s.DataDir, "audit.jsonl")) {
+		d, _ := r["tlsDetails"].(map[string]any)
+		switch r["eventName"] {
+		case "CreateKey":
+			if d == nil || d["tlsVersion"] != "TLSv1.3" || d["clientProvidedHostHeader"] != host ||
+				!slices.Contains([]any{"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}, d["cipherSuite"]) ||
+				d["keyExchange"] == nil || d["keyExchange"] == "" {
+				t.Errorf("tlsDetails of a TLS 1.3 request: %v", d)
+			}
+		case "ListAliases":
+			if suite, _ := d["cipherSuite"].(string); d["tlsVersion"] != "TLSv1.2" || !tls12Suite.MatchString(suite) || d["clientProvidedHostHeader"] != host {
+				t.Errorf("tlsDetails of a TLS 1.2 request: %v", d)
+			}
+		default:
+			continue
+		}
+		seen[r["eventName"].(string)] = true
+	}
+	if !seen["CreateKey"] || !seen["ListAliases"] {
+		t.Fatalf("audit records found: %v", seen)
 	}
 	// Plain HTTP on the TLS port is not served.
 	plain := strings.Replace(s.URL, "https://", "http://", 1)

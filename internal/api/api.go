@@ -286,6 +286,7 @@ func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time
 		EventType:       "AwsApiCall",
 		ManagementEvent: true,
 		EventCategory:   "Management",
+		TLSDetails:      tlsDetails(r),
 	}
 	if id := x.identity; id != nil {
 		e.UserIdentity = audit.UserIdentity{

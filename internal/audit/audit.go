@@ -48,6 +48,21 @@ type Event struct {
 	ManagementEvent     bool           `json:"managementEvent"`
 	RecipientAccountID  string         `json:"recipientAccountId"`
 	EventCategory       string         `json:"eventCategory"`
+	// TLSDetails describes the TLS connection the request came over; nil
+	// (left out) for a request over plain HTTP.
+	TLSDetails *TLSDetails `json:"tlsDetails,omitempty"`
+}
+
+// TLSDetails is CloudTrail's tlsDetails: the protocol version ("TLSv1.3"),
+// the cipher suite as CloudTrail names it (IANA names for TLS 1.3,
+// OpenSSL's for TLS 1.2), the Host header the client sent, and the key
+// exchange group ("X25519MLKEM768"), which CloudTrail records since it
+// offers post-quantum TLS.
+type TLSDetails struct {
+	TLSVersion               string `json:"tlsVersion"`
+	CipherSuite              string `json:"cipherSuite"`
+	ClientProvidedHostHeader string `json:"clientProvidedHostHeader"`
+	KeyExchange              string `json:"keyExchange,omitempty"`
 }
 
 // UserIdentity says who made the call. Unauthenticated calls have an
@@ -85,6 +100,7 @@ const (
 	MaxUserAgent         = 1024      // bytes of userAgent
 	MaxEventName         = 128       // bytes of eventName (the X-Amz-Target operation, before it is known to exist)
 	MaxErrorMessage      = 4096      // bytes of errorMessage
+	MaxHostHeader        = 1024      // bytes of tlsDetails.clientProvidedHostHeader
 	MaxRequestParameters = 64 * 1024 // bytes of requestParameters (and of responseElements, additionalEventData); larger ones are replaced by a note
 	ClipMark             = "…[clipped]"
 )
@@ -108,6 +124,9 @@ func ClipEvent(e *Event) {
 	e.UserAgent = Clip(e.UserAgent, MaxUserAgent)
 	e.EventName = Clip(e.EventName, MaxEventName)
 	e.ErrorMessage = Clip(e.ErrorMessage, MaxErrorMessage)
+	if e.TLSDetails != nil {
+		e.TLSDetails.ClientProvidedHostHeader = Clip(e.TLSDetails.ClientProvidedHostHeader, MaxHostHeader)
+	}
 	if len(e.RequestParameters) > MaxRequestParameters {
 		e.RequestParameters = jsontext.Value(`{"trentClipped":"requestParameters larger than 65536 bytes are not recorded"}`)
 	}

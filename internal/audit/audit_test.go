@@ -98,7 +98,8 @@ func TestClip(t *testing.T) {
 		}
 	}
 	e := &Event{UserAgent: strings.Repeat("u", 64<<10), EventName: strings.Repeat("n", 1000),
-		ErrorMessage: strings.Repeat("m", 10000), RequestParameters: jsontext.Value(`{"x":"` + strings.Repeat("p", 70000) + `"}`)}
+		ErrorMessage: strings.Repeat("m", 10000), RequestParameters: jsontext.Value(`{"x":"` + strings.Repeat("p", 70000) + `"}`),
+		TLSDetails: &TLSDetails{ClientProvidedHostHeader: strings.Repeat("h", 100000)}}
 	e.ResponseElements = e.RequestParameters
 	e.AdditionalEventData = e.RequestParameters
 	ClipEvent(e)
@@ -107,8 +108,10 @@ func TestClip(t *testing.T) {
 		t.Fatalf("ClipEvent left %d, %d bytes of responseElements, additionalEventData", len(e.ResponseElements), len(e.AdditionalEventData))
 	}
 	if len(e.UserAgent) > MaxUserAgent || len(e.EventName) > MaxEventName || len(e.ErrorMessage) > MaxErrorMessage ||
-		len(e.RequestParameters) > MaxRequestParameters || !e.RequestParameters.IsValid() {
-		t.Fatalf("ClipEvent left %d, %d, %d, %d bytes", len(e.UserAgent), len(e.EventName), len(e.ErrorMessage), len(e.RequestParameters))
+		len(e.RequestParameters) > MaxRequestParameters || !e.RequestParameters.IsValid() ||
+		len(e.TLSDetails.ClientProvidedHostHeader) > MaxHostHeader {
+		t.Fatalf("ClipEvent left %d, %d, %d, %d, %d bytes", len(e.UserAgent), len(e.EventName), len(e.ErrorMessage), len(e.RequestParameters),
+			len(e.TLSDetails.ClientProvidedHostHeader))
 	}
 }
 
@@ -128,10 +131,17 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 		RequestID:           "r", EventID: "e", ReadOnly: true,
 		Resources: []Resource{{AccountID: "1", Type: "AWS::KMS::Key", ARN: "arn:1"}, {AccountID: "2", Type: "AWS::KMS::Key", ARN: "arn:2"}},
 		EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: "111122223333", EventCategory: "Management",
+		TLSDetails: &TLSDetails{TLSVersion: "TLSv1.3", CipherSuite: "TLS_AES_128_GCM_SHA256", ClientProvidedHostHeader: "kms.example:4599", KeyExchange: "X25519MLKEM768"},
 	}
 	for _, e := range []*Event{full, {EventTime: time.Unix(0, 0).UTC()}} {
 		if e == full && !strings.Contains(string(e.AppendJSON(nil)), `"responseElements":{"keyId":"arn:k","grantId":"g"},"additionalEventData":{"keyMaterialId":"00ff"},"requestID"`) {
 			t.Errorf("responseElements and additionalEventData not in CloudTrail's place: %s", e.AppendJSON(nil))
+		}
+		if e == full && !strings.HasSuffix(string(e.AppendJSON(nil)), `"eventCategory":"Management","tlsDetails":{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"kms.example:4599","keyExchange":"X25519MLKEM768"}}`) {
+			t.Errorf("tlsDetails not in CloudTrail's place: %s", e.AppendJSON(nil))
+		}
+		if e != full && strings.Contains(string(e.AppendJSON(nil)), "tlsDetails") {
+			t.Errorf("tlsDetails without TLS: %s", e.AppendJSON(nil))
 		}
 		if e != full && strings.Contains(string(e.AppendJSON(nil)), "additionalEventData") {
 			t.Errorf("an empty additionalEventData is written: %s", e.AppendJSON(nil))

@@ -93,6 +93,19 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = appendString(b, e.RecipientAccountID)
 	b = append(b, `,"eventCategory":`...)
 	b = appendString(b, e.EventCategory)
+	if t := e.TLSDetails; t != nil {
+		b = append(b, `,"tlsDetails":{"tlsVersion":`...)
+		b = appendString(b, t.TLSVersion)
+		b = append(b, `,"cipherSuite":`...)
+		b = appendString(b, t.CipherSuite)
+		b = append(b, `,"clientProvidedHostHeader":`...)
+		b = appendString(b, t.ClientProvidedHostHeader)
+		if t.KeyExchange != "" {
+			b = append(b, `,"keyExchange":`...)
+			b = appendString(b, t.KeyExchange)
+		}
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
 
