@@ -547,13 +547,40 @@ func TestDenialsAreAudited(t *testing.T) {
 	k := createKeyAs(t, s.as(rootA), "")
 	_, err := s.as(noperm).Encrypt(ctx, &kms.EncryptInput{KeyId: k.Arn, Plaintext: []byte("x")})
 	wantDenied(t, err, deniedMsg(arnOf(acctA, "user/noperm"), "kms:Encrypt", *k.Arn, noIdentity("kms:Encrypt")))
+	_, err = s.as(appS1).ListKeys(ctx, &kms.ListKeysInput{})
+	wantDenied(t, err, deniedMsg(appSessionARN, "kms:ListKeys", "*", noIdentity("kms:ListKeys")))
 	s.stop()
 	data, err := os.ReadFile(filepath.Join(s.DataDir, "audit.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var found bool
+	var found, foundSession bool
 	for _, line := range strings.Split(string(data), "\n") {
+		// A role session's record names the role, as CloudTrail's
+		// sessionContext does.
+		var s struct {
+			EventName    string `json:"eventName"`
+			UserIdentity struct {
+				Type, ARN, PrincipalID string
+				SessionContext         struct {
+					SessionIssuer struct {
+						Type, PrincipalID, ARN, AccountID string
+						UserName                          string `json:"userName"`
+					} `json:"sessionIssuer"`
+					Attributes map[string]string `json:"attributes"`
+				} `json:"sessionContext"`
+			} `json:"userIdentity"`
+		}
+		if json.Unmarshal([]byte(line), &s) == nil && s.EventName == "ListKeys" {
+			u, i := s.UserIdentity, s.UserIdentity.SessionContext.SessionIssuer
+			foundSession = u.Type == "AssumedRole" && u.ARN == appSessionARN && strings.HasPrefix(u.PrincipalID, "AROA") &&
+				strings.HasSuffix(u.PrincipalID, ":s1") && i.Type == "Role" && i.ARN == arnOf(acctA, "role/app") &&
+				i.PrincipalID+":s1" == u.PrincipalID && i.AccountID == acctA && i.UserName == "app" &&
+				s.UserIdentity.SessionContext.Attributes["mfaAuthenticated"] == "false"
+			if !foundSession {
+				t.Fatalf("a role session's audit record: %s", line)
+			}
+		}
 		var e struct {
 			EventName    string `json:"eventName"`
 			ErrorCode    string `json:"errorCode"`
@@ -573,8 +600,8 @@ func TestDenialsAreAudited(t *testing.T) {
 			}
 		}
 	}
-	if !found {
-		t.Fatal("no audit record of the denial")
+	if !found || !foundSession {
+		t.Fatalf("audit records of the denials: user's %v, role session's %v", found, foundSession)
 	}
 }
 

@@ -299,6 +299,14 @@ func (h *Handler) record(r *http.Request, x *exchange, requestID string, at time
 		if e.UserIdentity.Type == "IAMUser" {
 			e.UserIdentity.UserName = id.Principal.Username
 		}
+		if role := id.Principal.RoleARN; role != "" {
+			roleID, _, _ := strings.Cut(id.Principal.UserID, ":") // "AROA…:<session>"
+			e.UserIdentity.SessionContext = &audit.SessionContext{
+				SessionIssuer: audit.SessionIssuer{Type: "Role", PrincipalID: roleID, ARN: role,
+					AccountID: id.Principal.Account, UserName: role[strings.LastIndexByte(role, '/')+1:]},
+				Attributes: audit.SessionAttributes{MFAAuthenticated: "false"},
+			}
+		}
 		e.RecipientAccountID = id.Principal.Account
 		// The alias operations list the alias first, with the type
 		// CloudTrail gives it there (AWS::KMS::Key), then the key.

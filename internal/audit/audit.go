@@ -74,6 +74,31 @@ type UserIdentity struct {
 	AccountID   string `json:"accountId,omitempty"`
 	AccessKeyID string `json:"accessKeyId,omitempty"`
 	UserName    string `json:"userName,omitempty"` // IAM users only
+	// SessionContext is set for a role session: the role it is of.
+	SessionContext *SessionContext `json:"sessionContext,omitempty"`
+}
+
+// SessionContext is CloudTrail's userIdentity.sessionContext of a role
+// session. trent records the session's issuer and that it was not made
+// with MFA; it does not know when the session's credentials were issued
+// (they are in its configuration), so attributes.creationDate is left out.
+type SessionContext struct {
+	SessionIssuer SessionIssuer     `json:"sessionIssuer"`
+	Attributes    SessionAttributes `json:"attributes"`
+}
+
+// SessionIssuer is the role a session is of.
+type SessionIssuer struct {
+	Type        string `json:"type"` // "Role"
+	PrincipalID string `json:"principalId"`
+	ARN         string `json:"arn"`
+	AccountID   string `json:"accountId"`
+	UserName    string `json:"userName"` // the role's name
+}
+
+// SessionAttributes are a session's attributes.
+type SessionAttributes struct {
+	MFAAuthenticated string `json:"mfaAuthenticated"` // "false"
 }
 
 // Resource is a KMS key the call used.

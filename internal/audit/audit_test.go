@@ -120,7 +120,9 @@ func TestClip(t *testing.T) {
 func TestAppendJSONMatchesMarshal(t *testing.T) {
 	full := &Event{
 		EventVersion: "1.11",
-		UserIdentity: UserIdentity{Type: "IAMUser", PrincipalID: "AIDA1", ARN: "arn:aws:iam::111122223333:user/a", AccountID: "111122223333", AccessKeyID: "AKID", UserName: "a"},
+		UserIdentity: UserIdentity{Type: "IAMUser", PrincipalID: "AIDA1", ARN: "arn:aws:iam::111122223333:user/a", AccountID: "111122223333", AccessKeyID: "AKID", UserName: "a",
+			SessionContext: &SessionContext{SessionIssuer: SessionIssuer{Type: "Role", PrincipalID: "AROA1", ARN: "arn:aws:iam::111122223333:role/app", AccountID: "111122223333", UserName: "app"},
+				Attributes: SessionAttributes{MFAAuthenticated: "false"}}},
 		EventTime:    time.Date(2026, 11, 23, 17, 0, 0, 123456789, time.UTC),
 		EventSource:  "kms.amazonaws.com", EventName: "Encrypt", AWSRegion: "us-east-1", SourceIPAddress: "127.0.0.1",
 		UserAgent: "agent \"quoted\" \\ back\nline\ttab\x01ctl <html> & é 日本",

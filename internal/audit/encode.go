@@ -33,6 +33,25 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, ':')
 		b = appendString(b, f.value)
 	}
+	if sc := e.UserIdentity.SessionContext; sc != nil {
+		if !first {
+			b = append(b, ',')
+		}
+		i := &sc.SessionIssuer
+		b = append(b, `"sessionContext":{"sessionIssuer":{"type":`...)
+		b = appendString(b, i.Type)
+		b = append(b, `,"principalId":`...)
+		b = appendString(b, i.PrincipalID)
+		b = append(b, `,"arn":`...)
+		b = appendString(b, i.ARN)
+		b = append(b, `,"accountId":`...)
+		b = appendString(b, i.AccountID)
+		b = append(b, `,"userName":`...)
+		b = appendString(b, i.UserName)
+		b = append(b, `},"attributes":{"mfaAuthenticated":`...)
+		b = appendString(b, sc.Attributes.MFAAuthenticated)
+		b = append(b, `}}`...)
+	}
 	b = append(b, `},"eventTime":"`...)
 	b = e.EventTime.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","eventSource":`...)
