@@ -57,6 +57,17 @@ func tlsConfigFor(t *testing.T, ca *testcerts.CA, dir, name string) map[string]a
 	return map[string]any{"cert_file": certFile, "key_file": keyFile}
 }
 
+// startTLSServer runs trent in dev mode over TLS, with a server certificate
+// named name issued by a new test CA; the certificate files are in dir.
+func startTLSServer(t *testing.T, name string) (s *server, ca *testcerts.CA, dir string) {
+	t.Helper()
+	ca = testcerts.NewCA(t, "trent test CA")
+	dir = t.TempDir()
+	cfg := devConfig()
+	cfg["tls"] = tlsConfigFor(t, ca, dir, name)
+	return startServerWithConfig(t, t.TempDir(), cfg), ca, dir
+}
+
 // servedCertificate is the common name of the certificate a new TLS
 // connection to url gets.
 func servedCertificate(t *testing.T, url string, roots *tls.Config) string {
@@ -73,11 +84,7 @@ func servedCertificate(t *testing.T, url string, roots *tls.Config) string {
 // CA) and Debian's AWS CLI (--ca-bundle) use it; plain HTTP to the TLS
 // port gets nothing served.
 func TestTLSWithSDKAndCLI(t *testing.T) {
-	ca := testcerts.NewCA(t, "trent test CA")
-	dir := t.TempDir()
-	cfg := devConfig()
-	cfg["tls"] = tlsConfigFor(t, ca, dir, "trent-1")
-	s := startServerWithConfig(t, t.TempDir(), cfg)
+	s, ca, dir := startTLSServer(t, "trent-1")
 	if !strings.HasPrefix(s.URL, "https://127.0.0.1:") {
 		t.Fatalf("endpoint %s", s.URL)
 	}
@@ -184,11 +191,7 @@ func runCLIWith(t *testing.T, url, bundle string, env []string, args ...string) 
 // TestTLSCertificateReloadOnSIGHUP: SIGHUP swaps the certificate for new
 // connections; a certificate that does not load keeps the old one.
 func TestTLSCertificateReloadOnSIGHUP(t *testing.T) {
-	ca := testcerts.NewCA(t, "trent test CA")
-	dir := t.TempDir()
-	cfg := devConfig()
-	cfg["tls"] = tlsConfigFor(t, ca, dir, "first")
-	s := startServerWithConfig(t, t.TempDir(), cfg)
+	s, ca, dir := startTLSServer(t, "first")
 	roots := &tls.Config{RootCAs: ca.Pool()}
 	if cn := servedCertificate(t, s.URL, roots); cn != "first" {
 		t.Fatalf("served %q", cn)

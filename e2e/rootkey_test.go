@@ -507,6 +507,25 @@ func startInProcess(t *testing.T, configPath string, hold <-chan struct{}) *serv
 	return s
 }
 
+// fileToHSMConfigs writes the three configs of a move from a root key file
+// to a key in a fresh SoftHSM2 token (labelled keyLabel), all on one data
+// directory: the file alone, the HSM key current with the file previous,
+// and the HSM key alone.
+func fileToHSMConfigs(t *testing.T, keyLabel string) (dataDir, fileKey, fileCfg, ringCfg, hsmCfg string) {
+	t.Helper()
+	cfgDir := t.TempDir()
+	dataDir = t.TempDir()
+	fileKey = filepath.Join(cfgDir, "root.key")
+	hsm := newToken(t, cfgDir, keyLabel)
+	fileCfg = filepath.Join(cfgDir, "file.json")
+	writeConfigFile(t, fileCfg, dataDir, configWith(map[string]any{"file": fileKey}))
+	ringCfg = filepath.Join(cfgDir, "ring.json")
+	writeConfigFile(t, ringCfg, dataDir, configWith(map[string]any{"pkcs11": hsm, "previous": []any{map[string]any{"file": fileKey}}}))
+	hsmCfg = filepath.Join(cfgDir, "hsm.json")
+	writeConfigFile(t, hsmCfg, dataDir, configWith(map[string]any{"pkcs11": hsm}))
+	return dataDir, fileKey, fileCfg, ringCfg, hsmCfg
+}
+
 // TestRootKeyRotationFromFileToHSMWhileServing moves a trent from a root
 // key file to a key in SoftHSM2. Keys of every kind are made under the
 // file; trent restarts with the HSM key as the current root key and the
@@ -516,15 +535,7 @@ func startInProcess(t *testing.T, configPath string, hold <-chan struct{}) *serv
 // is stopped; the file then leaves the configuration and everything
 // still works after a restart, with the HSM key alone.
 func TestRootKeyRotationFromFileToHSMWhileServing(t *testing.T) {
-	cfgDir, dataDir := t.TempDir(), t.TempDir()
-	fileKey := filepath.Join(cfgDir, "root.key")
-	hsm := newToken(t, cfgDir, "trent-root-2")
-	fileCfg := filepath.Join(cfgDir, "file.json")
-	writeConfigFile(t, fileCfg, dataDir, configWith(map[string]any{"file": fileKey}))
-	ringCfg := filepath.Join(cfgDir, "ring.json")
-	writeConfigFile(t, ringCfg, dataDir, configWith(map[string]any{"pkcs11": hsm, "previous": []any{map[string]any{"file": fileKey}}}))
-	hsmCfg := filepath.Join(cfgDir, "hsm.json")
-	writeConfigFile(t, hsmCfg, dataDir, configWith(map[string]any{"pkcs11": hsm}))
+	dataDir, fileKey, fileCfg, ringCfg, hsmCfg := fileToHSMConfigs(t, "trent-root-2")
 
 	s := startTrent(t, dataDir, "serve", "--config", fileCfg)
 	f := makeFixture(t, s, 24)
@@ -623,15 +634,7 @@ func TestRootKeyRotationFromFileToHSMWhileServing(t *testing.T) {
 // is still the old key's), the new alone lacks the store secret's key.
 // Both messages name what is missing.
 func TestRootKeyRingMissingAKeyIsRefusedAtStart(t *testing.T) {
-	cfgDir, dataDir := t.TempDir(), t.TempDir()
-	fileKey := filepath.Join(cfgDir, "root.key")
-	hsm := newToken(t, cfgDir, "trent-root-3")
-	fileCfg := filepath.Join(cfgDir, "file.json")
-	writeConfigFile(t, fileCfg, dataDir, configWith(map[string]any{"file": fileKey}))
-	ringCfg := filepath.Join(cfgDir, "ring.json")
-	writeConfigFile(t, ringCfg, dataDir, configWith(map[string]any{"pkcs11": hsm, "previous": []any{map[string]any{"file": fileKey}}}))
-	hsmCfg := filepath.Join(cfgDir, "hsm.json")
-	writeConfigFile(t, hsmCfg, dataDir, configWith(map[string]any{"pkcs11": hsm}))
+	dataDir, fileKey, fileCfg, ringCfg, hsmCfg := fileToHSMConfigs(t, "trent-root-3")
 
 	s := startTrent(t, dataDir, "serve", "--config", fileCfg)
 	old := createSymmetricKey(t, s.client(), nil)

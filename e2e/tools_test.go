@@ -18,8 +18,6 @@ import (
 	sopskms "github.com/getsops/sops/v3/kms"
 	sigstoreaws "github.com/sigstore/sigstore/pkg/signature/kms/aws"
 	sigstoreoptions "github.com/sigstore/sigstore/pkg/signature/options"
-
-	"github.com/trent-kms/trent/internal/testcerts"
 )
 
 // Tools built on the AWS SDKs work against trent with nothing changed but
@@ -94,11 +92,7 @@ func TestSOPS(t *testing.T) {
 // named in the key reference (awskms://host:port/alias/...) as its users
 // name a KMS endpoint, with the CA in AWS_CA_BUNDLE.
 func TestCosign(t *testing.T) {
-	ca := testcerts.NewCA(t, "trent test CA")
-	dir := t.TempDir()
-	cfg := devConfig()
-	cfg["tls"] = tlsConfigFor(t, ca, dir, "trent")
-	s := startServerWithConfig(t, t.TempDir(), cfg)
+	s, ca, dir := startTLSServer(t, "trent")
 	toolEnvironment(t)
 	t.Setenv("AWS_REGION", region)
 	t.Setenv("AWS_CA_BUNDLE", ca.Write(t, dir, "ca"))

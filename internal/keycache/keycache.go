@@ -147,6 +147,14 @@ func (c *Cache[E]) Evict(region, id string) {
 	}
 }
 
+// EvictAll evicts each named key; call it after the transaction that
+// changed them committed (or failed: an eviction too many is harmless).
+func (c *Cache[E]) EvictAll(names []Name) {
+	for _, n := range names {
+		c.Evict(n.Region, n.ID)
+	}
+}
+
 // Sweep removes every entry older than the TTL.
 func (c *Cache[E]) Sweep(now time.Time) {
 	var dropped []E

@@ -116,6 +116,13 @@ func TestReleasesEveryEntryItDrops(t *testing.T) {
 		t.Fatalf("after the sweep: %d entries, want 1 (b)", c.Len())
 	}
 
+	// EvictAll: b (still cached) and f, and a name never cached.
+	f := load("f", now)
+	c.EvictAll([]Name{{"r", "b"}, {"r", "f"}, {"r", "absent"}})
+	if !f.wiped.Load() || c.Len() != 0 {
+		t.Fatalf("after EvictAll: f wiped %v, %d entries", f.wiped.Load(), c.Len())
+	}
+
 	// Full (2 entries): a third makes room by dropping one.
 	load("d", now)
 	load("e", now)

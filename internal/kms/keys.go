@@ -319,9 +319,7 @@ func (s *Service) changeKeyIn(ctx context.Context, call *Call, op, id string, fn
 		}
 		return nil
 	})
-	for _, c := range touched {
-		s.cache.Evict(c.Region, c.ID) // after the commit: see internal/keycache
-	}
+	s.cache.EvictAll(touched) // after the commit: see internal/keycache
 	if err != nil {
 		return nil, s.internalError(ctx, op, err)
 	}

@@ -202,9 +202,7 @@ func (s *Service) ReplicateKey(ctx context.Context, call *Call, in *kmsapi.Repli
 		}
 		return nil
 	})
-	for _, c := range touched {
-		s.cache.Evict(c.Region, c.ID)
-	}
+	s.cache.EvictAll(touched)
 	if err != nil {
 		return nil, s.internalError(ctx, "ReplicateKey", err)
 	}
@@ -309,9 +307,7 @@ func (s *Service) UpdatePrimaryRegion(ctx context.Context, call *Call, in *kmsap
 		}
 		return nil
 	})
-	for _, c := range touched {
-		s.cache.Evict(c.Region, c.ID)
-	}
+	s.cache.EvictAll(touched)
 	if err != nil {
 		return s.internalError(ctx, "UpdatePrimaryRegion", err)
 	}

@@ -180,9 +180,7 @@ func (s *Service) runDueWork(ctx context.Context, now time.Time) (int, error) {
 			}
 			return s.attend(tx, k, now, &w)
 		})
-		for _, c := range w.touched {
-			s.cache.Evict(c.Region, c.ID)
-		}
+		s.cache.EvictAll(w.touched)
 		if err != nil {
 			return attended, fmt.Errorf("scheduled work on key %s/%s: %w", d.region, d.id, err)
 		}

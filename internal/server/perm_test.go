@@ -1,35 +1,14 @@
 package server
 
 import (
-	"bytes"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/trent-kms/trent/internal/config"
 )
-
-// lockedBuffer is a log destination the server writes from several
-// goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestDataDirectoryAndAuditLogArePrivate: a data directory and an audit
 // log that others may read are tightened to 0700 and 0600 at start, with a
@@ -45,7 +24,7 @@ func TestDataDirectoryAndAuditLogArePrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(cfg.AuditLogPath(), 0o644)
-	var logs lockedBuffer
+	var logs syncBuf
 	s, err := Start(cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
