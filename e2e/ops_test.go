@@ -514,6 +514,93 @@ func TestQuotaThrottles(t *testing.T) {
 	t.Logf("40 concurrent Encrypts at a quota of 20/s: all succeeded in %v after %v throttled attempts retried by the SDK", burst.Round(time.Millisecond), throttledEncrypts)
 }
 
+// TestQuotaByKeyKind: a cryptographic operation counts against the quota
+// of its key's kind, as in AWS: RSA keys (Sign and Encrypt alike) share
+// one, ECC keys another, symmetric keys (and GenerateRandom) a third, and
+// one quota spent leaves the others untouched. A cross-account request
+// counts against the caller's quota, and ReEncrypt between two symmetric
+// keys is one request, not two.
+func TestQuotaByKeyKind(t *testing.T) {
+	const otherAccount = "444455556666"
+	cfg := devConfig()
+	// A rate of 0.01 holds one request and refills in 100 s: exactly one
+	// passes, whatever the machine's speed.
+	cfg["quotas"] = map[string]any{"rates": map[string]any{
+		"CreateKey": -1, "cryptographic_rsa": 0.01, "cryptographic_ecc": 0.01, "cryptographic_symmetric": 0.01}}
+	cfg["accounts"] = append(cfg["accounts"].([]any), map[string]any{"id": otherAccount,
+		"access_keys": []any{map[string]any{"id": "other", "secret": "other-secret"}}})
+	s := startServerWithConfig(t, t.TempDir(), cfg)
+	c := s.client()
+	other := s.clientWith("other", "other-secret", region)
+	create := func(c *kms.Client, spec types.KeySpec, usage types.KeyUsageType, policy *string) *types.KeyMetadata {
+		t.Helper()
+		out, err := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: spec, KeyUsage: usage, Policy: policy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.KeyMetadata
+	}
+	encrypt := func(c *kms.Client, key *string, alg types.EncryptionAlgorithmSpec) ([]byte, error) {
+		out, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: key, Plaintext: []byte("x"), EncryptionAlgorithm: alg})
+		if err != nil {
+			return nil, err
+		}
+		return out.CiphertextBlob, nil
+	}
+	digest := make([]byte, 32)
+	sign := func(key *string, alg types.SigningAlgorithmSpec) error {
+		_, err := c.Sign(ctx, &kms.SignInput{KeyId: key, Message: digest, MessageType: types.MessageTypeDigest, SigningAlgorithm: alg})
+		return err
+	}
+	throttled := func(what string, err error) {
+		t.Helper()
+		var te interface{ ErrorCode() string }
+		if !errors.As(err, &te) || te.ErrorCode() != "ThrottlingException" {
+			t.Fatalf("%s: %v, want ThrottlingException", what, err)
+		}
+	}
+	passed := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+
+	// The other account's key, which this account may encrypt with.
+	shared := aws.String(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + otherAccount + `:root"},"Action":"kms:*","Resource":"*"},
+		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + account + `:root"},"Action":"kms:Encrypt","Resource":"*"}]}`)
+	from := create(other, types.KeySpecSymmetricDefault, types.KeyUsageTypeEncryptDecrypt, shared)
+	to := create(other, types.KeySpecSymmetricDefault, types.KeyUsageTypeEncryptDecrypt, nil)
+	blob, err := encrypt(c, from.Arn, types.EncryptionAlgorithmSpecSymmetricDefault)
+	passed("Encrypt with the other account's key", err)
+	_, err = c.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(8)})
+	throttled("GenerateRandom after the symmetric quota is spent", err)
+	_, err = other.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: blob, DestinationKeyId: to.KeyId})
+	passed("the key owner's ReEncrypt between two symmetric keys, with one request in its bucket", err)
+	_, err = encrypt(other, from.KeyId, types.EncryptionAlgorithmSpecSymmetricDefault)
+	throttled("the key owner's Encrypt right after its ReEncrypt", err)
+
+	// The other kinds have quotas of their own.
+	rsaSign := create(c, types.KeySpecRsa2048, types.KeyUsageTypeSignVerify, nil).KeyId
+	rsaEncrypt := create(c, types.KeySpecRsa2048, types.KeyUsageTypeEncryptDecrypt, nil).KeyId
+	ecc := create(c, types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify, nil).KeyId
+	mldsa := create(c, types.KeySpecMlDsa44, types.KeyUsageTypeSignVerify, nil).KeyId
+	passed("Sign with an RSA key", sign(rsaSign, types.SigningAlgorithmSpecRsassaPssSha256))
+	throttled("a second RSA Sign", sign(rsaSign, types.SigningAlgorithmSpecRsassaPssSha256))
+	_, err = encrypt(c, rsaEncrypt, types.EncryptionAlgorithmSpecRsaesOaepSha256)
+	throttled("Encrypt with another RSA key after the RSA quota is spent", err)
+	passed("Sign with an ECC key", sign(ecc, types.SigningAlgorithmSpecEcdsaSha256))
+	_, err = c.Verify(ctx, &kms.VerifyInput{KeyId: ecc, Message: digest, MessageType: types.MessageTypeDigest,
+		SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256, Signature: []byte{0x30, 0}})
+	throttled("Verify with the ECC key", err)
+	for i := range 3 {
+		_, err := c.Sign(ctx, &kms.SignInput{KeyId: mldsa, Message: []byte("m"), MessageType: types.MessageTypeRaw,
+			SigningAlgorithm: types.SigningAlgorithmSpecMlDsaShake256})
+		passed("Sign with ML-DSA (its quota at AWS's 1,000/s) #"+strconv.Itoa(i), err)
+	}
+}
+
 // tlessRetry calls fn until it is not throttled (the first CreateKey of
 // the test may still find the bucket empty), for at most 3 seconds.
 func tlessRetry[T any](fn func() (T, error)) (T, error) {

@@ -104,8 +104,9 @@ type exchange struct {
 	op       string
 	identity *auth.Identity
 	call     kms.Call
-	params   any // the request, redacted, for the audit record
-	resp     any // the response shape, for the audit record (see trail.go); it may hold secrets
+	quota    keyQuota // call.Quota, for a cryptographic operation (ops.go)
+	params   any      // the request, redacted, for the audit record
+	resp     any      // the response shape, for the audit record (see trail.go); it may hold secrets
 	err      *kmsapi.Error
 }
 

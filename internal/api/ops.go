@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"time"
 
 	json "github.com/go-json-experiment/json"
@@ -23,9 +24,18 @@ var errThrottled = kmsapi.Errorf(ThrottlingException, "You have exceeded the rat
 
 // admit takes the request from its caller's request quota: the quota of
 // the caller's account (AWS throttles the caller, not the key's owner, of
-// a cross-account request) in the region the request is signed for.
+// a cross-account request) in the region the request is signed for. A
+// cryptographic operation counts against the quota of its key's kind,
+// which the service takes through Call.AdmitKey once it has found the key.
 func (h *Handler) admit(x *exchange, body []byte) error {
 	if h.quotas == nil {
+		return nil
+	}
+	if quota.Keyed(x.op) {
+		if h.quotas.Enabled() {
+			x.quota = keyQuota{limiter: h.quotas, account: x.call.Account, region: x.call.Region}
+			x.call.Quota = &x.quota
+		}
 		return nil
 	}
 	spec := ""
@@ -39,6 +49,31 @@ func (h *Handler) admit(x *exchange, body []byte) error {
 	}
 	if !h.quotas.Allow(x.call.Account, x.call.Region, quota.Name(x.op, spec)) {
 		return errThrottled
+	}
+	return nil
+}
+
+// keyQuota is a request's kms.KeyQuota. A request is one request to each
+// quota it touches: ReEncrypt between two symmetric keys counts once, from
+// a symmetric to an RSA key once against each.
+type keyQuota struct {
+	limiter         *quota.Limiter
+	account, region string
+	taken           [2]string // a request uses at most two keys
+}
+
+func (q *keyQuota) AdmitKey(spec kmsapi.KeySpec) error {
+	name := quota.ForKey(string(spec))
+	if slices.Contains(q.taken[:], name) {
+		return nil
+	}
+	if !q.limiter.Allow(q.account, q.region, name) {
+		return errThrottled
+	}
+	if q.taken[0] == "" {
+		q.taken[0] = name
+	} else {
+		q.taken[1] = name
 	}
 	return nil
 }

@@ -170,6 +170,10 @@ func (s *Service) liveKeyFor(call *Call, id string, action string) (*liveKey, er
 	if err != nil {
 		return nil, err
 	}
+	if err := call.admitKey(lk.Key); err != nil {
+		lk.Release()
+		return nil, err
+	}
 	var grants func() ([]*grant.Grant, error)
 	if len(lk.grants) > 0 {
 		grants = lk.knownGrants

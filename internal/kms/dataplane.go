@@ -219,6 +219,10 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 		if err != nil {
 			return nil, nil, h.MaterialID, err
 		}
+		if err := call.admitKey(k.Key); err != nil {
+			k.Release()
+			return nil, nil, h.MaterialID, err
+		}
 		call.KeyARN = k.ARN()
 		var grants func() ([]*grant.Grant, error)
 		if len(k.grants) > 0 {

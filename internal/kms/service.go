@@ -70,6 +70,26 @@ type Call struct {
 	// answer does not name it (RetireGrant by grant token), for the audit
 	// record's additionalEventData.
 	GrantID string
+
+	// Quota, if set, takes the request from the request quota of a key's
+	// kind (AWS charges a cryptographic operation to the quota of its
+	// key's kind). The service calls it as soon as it has found each key
+	// the request uses, before anything else is done with the key, and
+	// answers its error.
+	Quota KeyQuota
+}
+
+// KeyQuota takes a request from the request quota of keys of a spec.
+type KeyQuota interface {
+	AdmitKey(spec kmsapi.KeySpec) error
+}
+
+// admitKey takes the call from k's request quota.
+func (c *Call) admitKey(k *Key) error {
+	if c.Quota == nil {
+		return nil
+	}
+	return c.Quota.AdmitKey(k.KeySpec)
 }
 
 // Config is what a Service needs.

@@ -1,7 +1,7 @@
 // Package quota is trent's request-rate quotas, shaped like AWS KMS's: a
 // token bucket per account, region and quota, where a quota is either
-// shared by a class of operations (the cryptographic operations on
-// symmetric keys share one rate, as in AWS) or belongs to one operation.
+// shared by the cryptographic operations on one kind of key (symmetric,
+// RSA, ECC, ML-DSA, as in AWS) or belongs to one operation.
 //
 // A bucket holds at most one second's worth of requests (at least one)
 // and refills continuously at the quota's rate, so a caller can spend a
@@ -19,31 +19,46 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Quota names. The cryptographic operations share a quota per class of
-// key, as in AWS; every other operation has a quota of its own, named by
-// the operation (CreateKey, ...); GenerateDataKeyPair and
+// Quota names. The cryptographic operations share a quota per kind of
+// key, as in AWS (ForKey); every other operation has a quota of its own,
+// named by the operation (CreateKey, ...); GenerateDataKeyPair and
 // GenerateDataKeyPairWithoutPlaintext share one per key pair spec, named
 // "GenerateDataKeyPair:<spec>".
 const (
 	// Symmetric is AWS's "Cryptographic operations (symmetric) request
 	// rate": Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
-	// GenerateDataKeyWithoutPlaintext, GenerateRandom, GenerateMac and
-	// VerifyMac.
+	// GenerateDataKeyWithoutPlaintext, GenerateMac and VerifyMac with a
+	// symmetric or HMAC key, and GenerateRandom.
 	Symmetric = "cryptographic_symmetric"
-	// Asymmetric stands for AWS's RSA, ECC, ML-DSA and ML-KEM quotas
-	// (each 1,000 per second in AWS), which need the key's spec to tell
-	// apart: Sign, Verify, DeriveSharedSecret, Encapsulate and
-	// Decapsulate share it. Encrypt, Decrypt and ReEncrypt with RSA keys
-	// count as Symmetric until the front end knows the key's spec.
+	// RSA is AWS's "Cryptographic operations (RSA) request rate": Encrypt,
+	// Decrypt, ReEncrypt, Sign and Verify with an RSA key.
+	RSA = "cryptographic_rsa"
+	// ECC is AWS's "Cryptographic operations (ECC) request rate": Sign,
+	// Verify and DeriveSharedSecret with an elliptic curve (or SM2) key.
+	ECC = "cryptographic_ecc"
+	// MLDSA is AWS's "Cryptographic operations (ML-DSA) request rate":
+	// Sign and Verify with an ML-DSA key.
+	MLDSA = "cryptographic_ml_dsa"
+	// MLKEM is Encapsulate and Decapsulate with an ML-KEM key. AWS's
+	// quotas page does not list these operations yet; trent gives them the
+	// rate of the other asymmetric quotas.
+	MLKEM = "cryptographic_ml_kem"
+
+	// Asymmetric, in a configuration, sets RSA, ECC, MLDSA and MLKEM at
+	// once (trent's single asymmetric quota before they were told apart);
+	// a rate given for one of them by name wins over it.
 	Asymmetric = "cryptographic_asymmetric"
 
 	dataKeyPairPrefix = "GenerateDataKeyPair:"
 )
+
+var asymmetricQuotas = []string{RSA, ECC, MLDSA, MLKEM}
 
 // Unlimited is the rate of a quota that is turned off.
 const Unlimited = -1
@@ -53,8 +68,11 @@ const Unlimited = -1
 // 10,000 in most regions; AWS grants 20,000 or 100,000 in some, which a
 // configuration can set). Operations absent here have no request quota.
 var Defaults = map[string]float64{
-	Symmetric:  10000,
-	Asymmetric: 1000,
+	Symmetric: 10000,
+	RSA:       1000,
+	ECC:       1000,
+	MLDSA:     1000,
+	MLKEM:     1000,
 
 	"CancelKeyDeletion":         5,
 	"ConnectCustomKeyStore":     5,
@@ -105,29 +123,53 @@ var Defaults = map[string]float64{
 	dataKeyPairPrefix + "ECC_SECG_P256K1": 25,
 }
 
-// classes maps the cryptographic operations to their shared quota.
-var classes = map[string]string{
-	"Encrypt":                         Symmetric,
-	"Decrypt":                         Symmetric,
-	"ReEncrypt":                       Symmetric,
-	"GenerateDataKey":                 Symmetric,
-	"GenerateDataKeyWithoutPlaintext": Symmetric,
-	"GenerateRandom":                  Symmetric,
-	"GenerateMac":                     Symmetric,
-	"VerifyMac":                       Symmetric,
-	"Sign":                            Asymmetric,
-	"Verify":                          Asymmetric,
-	"DeriveSharedSecret":              Asymmetric,
-	"Encapsulate":                     Asymmetric,
-	"Decapsulate":                     Asymmetric,
+// keyed are the cryptographic operations whose quota depends on the key
+// they use: AWS charges each to the quota of its key's kind (ForKey).
+var keyed = map[string]bool{
+	"Encrypt":                         true,
+	"Decrypt":                         true,
+	"ReEncrypt":                       true,
+	"GenerateDataKey":                 true,
+	"GenerateDataKeyWithoutPlaintext": true,
+	"GenerateMac":                     true,
+	"VerifyMac":                       true,
+	"Sign":                            true,
+	"Verify":                          true,
+	"DeriveSharedSecret":              true,
+	"Encapsulate":                     true,
+	"Decapsulate":                     true,
 }
 
-// Name is the quota a request for op counts against. keyPairSpec matters
-// only for GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext.
-// An operation with no quota gives "".
+// Keyed reports whether op's quota is the quota of the key it uses, which
+// only the service knows once it has found the key (ForKey).
+func Keyed(op string) bool { return keyed[op] }
+
+// ForKey is the quota a cryptographic operation with a key of this spec
+// counts against.
+func ForKey(keySpec string) string {
+	switch {
+	case strings.HasPrefix(keySpec, "RSA_"):
+		return RSA
+	case strings.HasPrefix(keySpec, "ECC_"), keySpec == "SM2":
+		return ECC
+	case strings.HasPrefix(keySpec, "ML_DSA_"):
+		return MLDSA
+	case strings.HasPrefix(keySpec, "ML_KEM_"):
+		return MLKEM
+	}
+	return Symmetric // SYMMETRIC_DEFAULT and the HMAC keys
+}
+
+// Name is the quota a request for op counts against as it arrives.
+// keyPairSpec matters only for GenerateDataKeyPair and
+// GenerateDataKeyPairWithoutPlaintext. A Keyed operation, and one with no
+// quota, give "".
 func Name(op, keyPairSpec string) string {
-	if c, ok := classes[op]; ok {
-		return c
+	if keyed[op] {
+		return ""
+	}
+	if op == "GenerateRandom" {
+		return Symmetric
 	}
 	if op == "GenerateDataKeyPair" || op == "GenerateDataKeyPairWithoutPlaintext" {
 		name := dataKeyPairPrefix + keyPairSpec
@@ -146,8 +188,9 @@ func Name(op, keyPairSpec string) string {
 // rate that is neither positive, 0 (the default) nor Unlimited.
 func Check(rates map[string]float64) error {
 	for _, name := range slices.Sorted(maps.Keys(rates)) {
-		if _, ok := Defaults[name]; !ok {
-			return fmt.Errorf("quotas: %q is not a quota (the quotas are %s, an operation with a request quota, or GenerateDataKeyPair:<key pair spec>)", name, Symmetric+", "+Asymmetric)
+		if _, ok := Defaults[name]; !ok && name != Asymmetric {
+			return fmt.Errorf("quotas: %q is not a quota (the quotas are %s, an operation with a request quota, or GenerateDataKeyPair:<key pair spec>)",
+				name, strings.Join(append([]string{Symmetric}, asymmetricQuotas...), ", "))
 		}
 		if r := rates[name]; r != Unlimited && (r < 0 || math.IsNaN(r) || math.IsInf(r, 0)) {
 			return fmt.Errorf("quotas: %s: %v is not a rate (requests per second; 0 for AWS's default, -1 for none)", name, r)
@@ -192,6 +235,15 @@ func New(rates map[string]float64, now func() time.Time) *Limiter {
 // they hold, capped at the new burst.
 func (l *Limiter) Set(rates map[string]float64) {
 	inForce := maps.Clone(Defaults)
+	if r, ok := rates[Asymmetric]; ok {
+		rates = maps.Clone(rates)
+		delete(rates, Asymmetric)
+		for _, name := range asymmetricQuotas {
+			if _, named := rates[name]; !named {
+				rates[name] = r
+			}
+		}
+	}
 	for name, r := range rates {
 		switch {
 		case r == Unlimited:
@@ -207,6 +259,9 @@ func (l *Limiter) Set(rates map[string]float64) {
 
 // SetEnabled turns every quota on or off (a Limiter starts on).
 func (l *Limiter) SetEnabled(on bool) { l.off.Store(!on) }
+
+// Enabled reports whether the quotas are on.
+func (l *Limiter) Enabled() bool { return !l.off.Load() }
 
 // Rate is the rate in force for a quota, and false if it has none.
 func (l *Limiter) Rate(quota string) (float64, bool) {

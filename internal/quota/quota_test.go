@@ -12,11 +12,11 @@ import (
 
 func TestNames(t *testing.T) {
 	for _, c := range []struct{ op, spec, want string }{
-		{"Encrypt", "", Symmetric},
-		{"GenerateMac", "", Symmetric},
+		{"Encrypt", "", ""}, // the key's quota (ForKey)
+		{"GenerateMac", "", ""},
+		{"Sign", "", ""},
+		{"Decapsulate", "", ""},
 		{"GenerateRandom", "", Symmetric},
-		{"Sign", "", Asymmetric},
-		{"Decapsulate", "", Asymmetric},
 		{"CreateKey", "", "CreateKey"},
 		{"GenerateDataKeyPair", "RSA_4096", "GenerateDataKeyPair:RSA_4096"},
 		{"GenerateDataKeyPairWithoutPlaintext", "ECC_NIST_P256", "GenerateDataKeyPair:ECC_NIST_P256"},
@@ -30,10 +30,54 @@ func TestNames(t *testing.T) {
 	}
 }
 
+// TestForKey: AWS charges a cryptographic operation to the quota of its
+// key's kind; HMAC keys count as symmetric.
+func TestForKey(t *testing.T) {
+	for spec, want := range map[string]string{
+		"SYMMETRIC_DEFAULT": Symmetric, "HMAC_256": Symmetric,
+		"RSA_2048": RSA, "RSA_4096": RSA,
+		"ECC_NIST_P256": ECC, "ECC_SECG_P256K1": ECC, "ECC_NIST_EDWARDS25519": ECC, "SM2": ECC,
+		"ML_DSA_65": MLDSA, "ML_KEM_768": MLKEM,
+	} {
+		if got := ForKey(spec); got != want {
+			t.Errorf("ForKey(%s) = %q, want %q", spec, got, want)
+		}
+	}
+	for _, op := range []string{"Encrypt", "ReEncrypt", "VerifyMac", "DeriveSharedSecret", "Encapsulate"} {
+		if !Keyed(op) {
+			t.Errorf("%s is not keyed", op)
+		}
+	}
+	for _, op := range []string{"GenerateRandom", "GenerateDataKeyPair", "GetPublicKey", "CreateKey"} {
+		if Keyed(op) {
+			t.Errorf("%s is keyed", op)
+		}
+	}
+}
+
+// TestAsymmetricSetsEach: cryptographic_asymmetric in a configuration sets
+// every asymmetric quota that is not named on its own.
+func TestAsymmetricSetsEach(t *testing.T) {
+	l := New(map[string]float64{Asymmetric: 7, ECC: 9, MLKEM: Unlimited}, nil)
+	for q, want := range map[string]float64{RSA: 7, MLDSA: 7, ECC: 9, Symmetric: 10000} {
+		if got, ok := l.Rate(q); !ok || got != want {
+			t.Errorf("%s: %v %v, want %v", q, got, ok, want)
+		}
+	}
+	if _, ok := l.Rate(MLKEM); ok {
+		t.Error("ML-KEM's quota named off is on")
+	}
+	if _, ok := l.Rate(Asymmetric); ok {
+		t.Error("cryptographic_asymmetric is a quota of its own")
+	}
+}
+
 func TestCheck(t *testing.T) {
 	for rates, ok := range map[*map[string]float64]bool{
 		{"CreateKey": 100, Symmetric: 0, Asymmetric: -1}: true,
 		{"GenerateDataKeyPair:RSA_2048": 0.5}:            true,
+		{RSA: 5, ECC: 5, MLDSA: 5, MLKEM: 5}:             true,
+		{Asymmetric: -7}:                                 false,
 		{"CreatKey": 1}:                                  false,
 		{"CreateKey": -2}:                                false,
 	} {
