@@ -73,6 +73,11 @@ func (k *Key) Decrypt(alg kmsapi.EncryptionAlgorithmSpec, ciphertext []byte) ([]
 	if !ok {
 		return nil, unsupported(k, alg)
 	}
+	// RFC 8017 7.1.2 step 1: the ciphertext is exactly as long as the
+	// modulus. Go would also take one whose leading zero bytes are missing.
+	if len(ciphertext) != k.rsa.Size() {
+		return nil, ErrInvalidCiphertext
+	}
 	pt, err := rsa.DecryptOAEP(newHash(), nil, k.rsa, ciphertext, nil)
 	if err != nil {
 		return nil, ErrInvalidCiphertext

@@ -65,9 +65,18 @@ func TestRSAOAEP(t *testing.T) {
 			wantErr(t, string(spec)+" "+string(a.alg)+" limit+1", err, ErrPlaintextTooLong)
 			// Tampered, truncated, other hash: one error.
 			wantErr(t, "tampered", errOf(k.Decrypt(a.alg, flipBit(ct, 10))), ErrInvalidCiphertext)
-			// Cut at the end: a ciphertext that starts with a zero byte
-			// (1 in 256) is the same number without it, which decrypts.
 			wantErr(t, "truncated", errOf(k.Decrypt(a.alg, ct[:len(ct)-1])), ErrInvalidCiphertext)
+			// A ciphertext that starts with a zero byte (1 in 256) is the
+			// same number without it, but not k bytes long (RFC 8017).
+			for range 20000 {
+				if ct, err = k.Encrypt(a.alg, pt[:1], nil); err != nil || ct[0] == 0 {
+					break
+				}
+			}
+			if err != nil || ct[0] != 0 {
+				t.Fatalf("%s %s: no ciphertext with a leading zero byte in 20,000 (%v)", spec, a.alg, err)
+			}
+			wantErr(t, "leading zero byte left out", errOf(k.Decrypt(a.alg, ct[1:])), ErrInvalidCiphertext)
 			wantErr(t, "empty", errOf(k.Decrypt(a.alg, nil)), ErrInvalidCiphertext)
 			other := algs[1-i].alg
 			wantErr(t, "other hash", errOf(k.Decrypt(other, ct)), ErrInvalidCiphertext)
