@@ -257,6 +257,28 @@ func TestAuditRecordsLikeCloudTrail(t *testing.T) {
 	must(encap, err)
 	must(c.Decapsulate(ctx, &kms.DecapsulateInput{KeyId: kem.KeyId, EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem,
 		SharedSecretCiphertextBlob: encap.SharedSecretCiphertextBlob}))
+	signer := createKeyWith(t, c, types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify)
+	sig, err := c.Sign(ctx, &kms.SignInput{KeyId: signer.KeyId, Message: []byte("m"), MessageType: types.MessageTypeRaw,
+		SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+	must(sig, err)
+	must(c.Verify(ctx, &kms.VerifyInput{KeyId: signer.KeyId, Message: []byte("m"), MessageType: types.MessageTypeRaw,
+		SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256, Signature: sig.Signature}))
+	must(c.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: signer.KeyId}))
+	hmacKey := createKeyWith(t, c, types.KeySpecHmac256, types.KeyUsageTypeGenerateVerifyMac)
+	mac, err := c.GenerateMac(ctx, &kms.GenerateMacInput{KeyId: hmacKey.KeyId, Message: []byte("m"), MacAlgorithm: types.MacAlgorithmSpecHmacSha256})
+	must(mac, err)
+	must(c.VerifyMac(ctx, &kms.VerifyMacInput{KeyId: hmacKey.KeyId, Message: []byte("m"), MacAlgorithm: types.MacAlgorithmSpecHmacSha256, Mac: mac.Mac}))
+	rotated := createKey(t, c, "rotated")
+	must(c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: rotated.KeyId}))
+	must(c.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: rotated.KeyId}))
+	onDemand, err := c.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: rotated.KeyId})
+	must(onDemand, err)
+	must(c.DisableKeyRotation(ctx, &kms.DisableKeyRotationInput{KeyId: rotated.KeyId}))
+	must(c.UntagResource(ctx, &kms.UntagResourceInput{KeyId: aws.String(keyARN), TagKeys: []string{"Department"}}))
+	primary, err := c.CreateKey(ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true)})
+	must(primary, err)
+	replica, err := c.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: primary.KeyMetadata.KeyId, ReplicaRegion: aws.String("eu-west-1")})
+	must(replica, err)
 	s.stop()
 
 	records := readRecords(t, filepath.Join(dir, "audit.jsonl"))
@@ -341,6 +363,31 @@ func TestAuditRecordsLikeCloudTrail(t *testing.T) {
 		{name: "CancelKeyDeletion", params: map[string]any{"keyId": keyID}, elements: withKeyID, additionalData: absent, resources: key(keyARN)},
 		{name: "Decapsulate", readOnly: true, params: map[string]any{"keyId": *kem.KeyId, "encapsulationAlgorithm": "ML_KEM"},
 			additionalData: absent, resources: key(*kem.Arn)},
+		{name: "Sign", readOnly: true, params: map[string]any{"keyId": *signer.KeyId, "messageType": "RAW", "signingAlgorithm": "ECDSA_SHA_256"},
+			additionalData: absent, resources: key(*signer.Arn)},
+		{name: "Verify", readOnly: true, params: map[string]any{"keyId": *signer.KeyId, "messageType": "RAW", "signingAlgorithm": "ECDSA_SHA_256"},
+			additionalData: absent, resources: key(*signer.Arn)},
+		{name: "GetPublicKey", readOnly: true, params: map[string]any{"keyId": *signer.KeyId}, additionalData: absent, resources: key(*signer.Arn)},
+		{name: "GenerateMac", readOnly: true, params: map[string]any{"keyId": *hmacKey.KeyId, "macAlgorithm": "HMAC_SHA_256"},
+			additionalData: absent, resources: key(*hmacKey.Arn)},
+		{name: "VerifyMac", readOnly: true, params: map[string]any{"keyId": *hmacKey.KeyId, "macAlgorithm": "HMAC_SHA_256"},
+			additionalData: absent, resources: key(*hmacKey.Arn)},
+		{name: "EnableKeyRotation", params: map[string]any{"keyId": *rotated.KeyId}, additionalData: absent, resources: key(*rotated.Arn)},
+		{name: "GetKeyRotationStatus", readOnly: true, params: map[string]any{"keyId": *rotated.KeyId}, additionalData: absent, resources: key(*rotated.Arn)},
+		{name: "RotateKeyOnDemand", params: map[string]any{"keyId": *rotated.KeyId}, elements: map[string]any{"keyId": *onDemand.KeyId},
+			additionalData: absent, resources: key(*rotated.Arn)},
+		{name: "DisableKeyRotation", params: map[string]any{"keyId": *rotated.KeyId}, additionalData: absent, resources: key(*rotated.Arn)},
+		{name: "UntagResource", params: map[string]any{"keyId": keyARN, "tagKeys": []any{"Department"}}, additionalData: absent, resources: key(keyARN)},
+		{name: "ReplicateKey", params: map[string]any{"keyId": *primary.KeyMetadata.KeyId, "replicaRegion": "eu-west-1"},
+			elements: map[string]any{"replicaKeyMetadata": map[string]any{
+				"AWSAccountId": account, "keyId": *primary.KeyMetadata.KeyId, "arn": *replica.ReplicaKeyMetadata.Arn, "creationDate": "<date>",
+				"enabled": false, "description": "", "keyUsage": "ENCRYPT_DECRYPT", "keyState": "Creating", "origin": "AWS_KMS",
+				"keyManager": "CUSTOMER", "keySpec": "SYMMETRIC_DEFAULT", "customerMasterKeySpec": "SYMMETRIC_DEFAULT",
+				"encryptionAlgorithms": []any{"SYMMETRIC_DEFAULT"}, "multiRegion": true,
+				"multiRegionConfiguration": map[string]any{"multiRegionKeyType": "REPLICA",
+					"primaryKey":  map[string]any{"arn": *primary.KeyMetadata.Arn, "region": region},
+					"replicaKeys": []any{map[string]any{"arn": *replica.ReplicaKeyMetadata.Arn, "region": "eu-west-1"}}},
+			}}, additionalData: absent, resources: append(key(*primary.KeyMetadata.Arn), key(*replica.ReplicaKeyMetadata.Arn)...)},
 	} {
 		r := take(tc.name)
 		at := fmt.Sprintf("%s#%d", tc.name, next[tc.name])

@@ -198,10 +198,21 @@ func TestRotationOverAYear(t *testing.T) {
 	if err != nil || aws.ToString(gdk.KeyMaterialId) != second {
 		t.Fatalf("GenerateDataKey after the rotation: material %v, %v", aws.ToString(gdk.KeyMaterialId), err)
 	}
+	// The service event, in the shape of AWS's RotateKey example.
 	found := false
 	for _, e := range auditEvents(t, s) {
-		if e["eventName"] == "RotateKey" && e["eventType"] == "AwsServiceEvent" {
-			found = true
+		if e["eventName"] != "RotateKey" {
+			continue
+		}
+		found = true
+		who, _ := e["userIdentity"].(map[string]any)
+		details, _ := e["serviceEventDetails"].(map[string]any)
+		_, hasRequestID := e["requestID"]
+		if e["eventType"] != "AwsServiceEvent" || who["invokedBy"] != "AWS Internal" || who["accountId"] != account ||
+			e["sourceIPAddress"] != "AWS Internal" || e["userAgent"] != "AWS Internal" || hasRequestID ||
+			e["requestParameters"] != nil || e["responseElements"] != nil ||
+			details["keyId"] != id || details["rotationType"] != "AUTOMATIC" || details["keyMaterialId"] != second {
+			t.Fatalf("the RotateKey service event: %v", e)
 		}
 	}
 	if !found {
@@ -429,6 +440,39 @@ func TestImportSymmetricWithOpenSSL(t *testing.T) {
 		EncryptedKeyMaterial: opensslWrap(t, t.TempDir(), p2.PublicKey, cliMaterial, types.AlgorithmSpecRsaesOaepSha256),
 		ExpirationModel:      types.ExpirationModelTypeKeyMaterialDoesNotExpire})
 	wantAPIError(t, err, "ExpiredImportTokenException", "")
+
+	// ValidTo must be set for material that expires, in the future, and at
+	// most 365 days away (AWS's limit).
+	for validTo, message := range map[*time.Time]string{
+		nil:                                     "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES",
+		aws.Time(clock.Now().Add(-time.Second)): "The validTo date must be in the future.",
+		aws.Time(clock.Now().Add(365*day + time.Hour)): "The validTo date must be no more than 365 days from now.",
+	} {
+		_, err := importWithOpenSSL(t, c, cid, cliMaterial, types.AlgorithmSpecRsaesOaepSha256,
+			&kms.ImportKeyMaterialInput{ExpirationModel: types.ExpirationModelTypeKeyMaterialExpires, ValidTo: validTo})
+		wantAPIError(t, err, "ValidationException", message)
+	}
+	if _, err := importWithOpenSSL(t, c, cid, cliMaterial, types.AlgorithmSpecRsaesOaepSha256,
+		&kms.ImportKeyMaterialInput{ExpirationModel: types.ExpirationModelTypeKeyMaterialExpires, ValidTo: aws.Time(clock.Now().Add(365 * day))}); err != nil {
+		t.Fatalf("ValidTo 365 days away: %v", err)
+	}
+
+	// CloudTrail's record of an import names the key and the material.
+	imports := 0
+	for _, e := range auditEvents(t, s) {
+		if e["eventName"] != "ImportKeyMaterial" || e["errorCode"] != nil {
+			continue
+		}
+		imports++
+		el, _ := e["responseElements"].(map[string]any)
+		mid, _ := el["keyMaterialId"].(string)
+		if len(el) != 2 || (el["keyId"] != keyARN(id) && el["keyId"] != keyARN(cid)) || len(mid) != 64 {
+			t.Errorf("an ImportKeyMaterial record's responseElements: %v", el)
+		}
+	}
+	if imports == 0 {
+		t.Error("no ImportKeyMaterial record")
+	}
 
 	// The imported bytes are nowhere in the data directory.
 	filepath.Walk(s.DataDir, func(path string, info os.FileInfo, err error) error {

@@ -116,12 +116,27 @@ var trails = map[string]trail{
 		return nil, grantData{&id}
 	}},
 
-	"EnableKey":         keyARN,
-	"DisableKey":        keyARN,
-	"CreateAlias":       keyARN,
-	"UpdateAlias":       keyARN,
-	"DeleteAlias":       keyARN,
-	"ImportKeyMaterial": keyARN,
+	"EnableKey":   keyARN,
+	"DisableKey":  keyARN,
+	"CreateAlias": keyARN,
+	"UpdateAlias": keyARN,
+	"DeleteAlias": keyARN,
+	// The key ARN and, since imports name their material (2025), the
+	// material imported.
+	"ImportKeyMaterial": on(func(x *exchange, out *kmsapi.ImportKeyMaterialResponse) (any, any) {
+		var arn *string
+		if x.call.KeyARN != "" {
+			arn = &x.call.KeyARN
+		}
+		return struct{ KeyId, KeyMaterialId *string }{arn, out.KeyMaterialId}, nil
+	}),
+	"RotateKeyOnDemand": on(func(_ *exchange, out *kmsapi.RotateKeyOnDemandResponse) (any, any) {
+		return keyIDElement{out.KeyId}, nil
+	}),
+	// The replica's metadata, as AWS's example shows; not its policy or tags.
+	"ReplicateKey": on(func(_ *exchange, out *kmsapi.ReplicateKeyResponse) (any, any) {
+		return struct{ ReplicaKeyMetadata *kmsapi.KeyMetadata }{out.ReplicaKeyMetadata}, nil
+	}),
 
 	// Encrypt's answer does not name its key material; the service says
 	// which it used.

@@ -40,13 +40,16 @@ type Event struct {
 	// (responseElements null, no additionalEventData). Built with Parameters.
 	ResponseElements    jsontext.Value `json:"responseElements"`             // nil is null
 	AdditionalEventData jsontext.Value `json:"additionalEventData,omitzero"` // nil is left out
-	RequestID           string         `json:"requestID"`
+	RequestID           string         `json:"requestID,omitempty"`          // none for a service event
 	EventID             string         `json:"eventID"`
 	ReadOnly            bool           `json:"readOnly"`
 	Resources           []Resource     `json:"resources,omitempty"`
 	EventType           string         `json:"eventType"`
 	ManagementEvent     bool           `json:"managementEvent"`
 	RecipientAccountID  string         `json:"recipientAccountId"`
+	// ServiceEventDetails are the details of a service event (KMS acting on
+	// its own: RotateKey, DeleteKey, ...); nil is left out.
+	ServiceEventDetails jsontext.Value `json:"serviceEventDetails,omitzero"`
 	EventCategory       string         `json:"eventCategory"`
 	// TLSDetails describes the TLS connection the request came over; nil
 	// (left out) for a request over plain HTTP.
@@ -73,7 +76,8 @@ type UserIdentity struct {
 	ARN         string `json:"arn,omitempty"`
 	AccountID   string `json:"accountId,omitempty"`
 	AccessKeyID string `json:"accessKeyId,omitempty"`
-	UserName    string `json:"userName,omitempty"` // IAM users only
+	UserName    string `json:"userName,omitempty"`  // IAM users only
+	InvokedBy   string `json:"invokedBy,omitempty"` // "AWS Internal" for a service event
 	// SessionContext is set for a role session: the role it is of.
 	SessionContext *SessionContext `json:"sessionContext,omitempty"`
 }

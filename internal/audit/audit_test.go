@@ -135,7 +135,20 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 		EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: "111122223333", EventCategory: "Management",
 		TLSDetails: &TLSDetails{TLSVersion: "TLSv1.3", CipherSuite: "TLS_AES_128_GCM_SHA256", ClientProvidedHostHeader: "kms.example:4599", KeyExchange: "X25519MLKEM768"},
 	}
-	for _, e := range []*Event{full, {EventTime: time.Unix(0, 0).UTC()}} {
+	service := &Event{
+		EventVersion: "1.11", UserIdentity: UserIdentity{AccountID: "111122223333", InvokedBy: "AWS Internal"},
+		EventTime: time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC), EventSource: "kms.amazonaws.com", EventName: "RotateKey",
+		AWSRegion: "us-east-1", SourceIPAddress: "AWS Internal", UserAgent: "AWS Internal", EventID: "e",
+		Resources: []Resource{{AccountID: "111122223333", Type: "AWS::KMS::Key", ARN: "arn:1"}},
+		EventType: "AwsServiceEvent", ManagementEvent: true, RecipientAccountID: "111122223333",
+		ServiceEventDetails: Parameters(&struct{ KeyId, RotationType *string }{new("k"), new("AUTOMATIC")}), EventCategory: "Management",
+	}
+	if got := string(service.AppendJSON(nil)); !strings.Contains(got, `"userIdentity":{"accountId":"111122223333","invokedBy":"AWS Internal"}`) ||
+		!strings.Contains(got, `"responseElements":null,"eventID":"e"`) || // no requestID
+		!strings.HasSuffix(got, `"recipientAccountId":"111122223333","serviceEventDetails":{"keyId":"k","rotationType":"AUTOMATIC"},"eventCategory":"Management"}`) {
+		t.Errorf("a service event not in CloudTrail's shape: %s", got)
+	}
+	for _, e := range []*Event{full, service, {EventTime: time.Unix(0, 0).UTC()}} {
 		if e == full && !strings.Contains(string(e.AppendJSON(nil)), `"responseElements":{"keyId":"arn:k","grantId":"g"},"additionalEventData":{"keyMaterialId":"00ff"},"requestID"`) {
 			t.Errorf("responseElements and additionalEventData not in CloudTrail's place: %s", e.AppendJSON(nil))
 		}

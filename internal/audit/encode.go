@@ -20,7 +20,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	for _, f := range [...]struct{ name, value string }{
 		{"type", e.UserIdentity.Type}, {"principalId", e.UserIdentity.PrincipalID}, {"arn", e.UserIdentity.ARN},
 		{"accountId", e.UserIdentity.AccountID}, {"accessKeyId", e.UserIdentity.AccessKeyID},
-		{"userName", e.UserIdentity.UserName},
+		{"userName", e.UserIdentity.UserName}, {"invokedBy", e.UserIdentity.InvokedBy},
 	} {
 		if f.value == "" {
 			continue
@@ -82,8 +82,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, `,"additionalEventData":`...)
 		b = append(b, e.AdditionalEventData...)
 	}
-	b = append(b, `,"requestID":`...)
-	b = appendString(b, e.RequestID)
+	if e.RequestID != "" {
+		b = append(b, `,"requestID":`...)
+		b = appendString(b, e.RequestID)
+	}
 	b = append(b, `,"eventID":`...)
 	b = appendString(b, e.EventID)
 	b = append(b, `,"readOnly":`...)
@@ -110,6 +112,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = strconv.AppendBool(b, e.ManagementEvent)
 	b = append(b, `,"recipientAccountId":`...)
 	b = appendString(b, e.RecipientAccountID)
+	if len(e.ServiceEventDetails) > 0 {
+		b = append(b, `,"serviceEventDetails":`...)
+		b = append(b, e.ServiceEventDetails...)
+	}
 	b = append(b, `,"eventCategory":`...)
 	b = appendString(b, e.EventCategory)
 	if t := e.TLSDetails; t != nil {

@@ -96,6 +96,7 @@ type ServiceEvent struct {
 	Time    time.Time
 	Account string
 	Region  string
+	KeyID   string
 	KeyARN  string
 	// Detail holds the event's own values (a key material ID, a rotation type).
 	Detail map[string]string
@@ -218,7 +219,7 @@ type work struct {
 }
 
 func (w *work) event(name string, k *Key, now time.Time, detail map[string]string) {
-	w.events = append(w.events, ServiceEvent{Name: name, Time: now, Account: k.Account, Region: k.Region, KeyARN: k.ARN(), Detail: detail})
+	w.events = append(w.events, ServiceEvent{Name: name, Time: now, Account: k.Account, Region: k.Region, KeyID: k.ID, KeyARN: k.ARN(), Detail: detail})
 }
 
 // attend does, in tx, whatever is due on k at now.

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	json "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 
 	"github.com/trent-kms/trent/internal/api"
@@ -329,35 +328,40 @@ func (s *Server) RunScheduledWork(ctx context.Context) (int, error) {
 
 // serviceEvents records what the service does on its own (deleting a key
 // at the end of its waiting period, rotating it, expiring imported
-// material) in the audit log, as CloudTrail records AWS's service events.
+// material) in the audit log, in the shape of AWS's CloudTrail examples of
+// these events: invoked by "AWS Internal", no request, no request ID, and
+// the key ID with the event's own values in serviceEventDetails.
 type serviceEvents struct{ log *audit.File }
 
 func (e serviceEvents) Healthy() error { return e.log.Healthy() }
 
+// internalCaller is how CloudTrail names KMS acting on its own.
+const internalCaller = "AWS Internal"
+
 func (e serviceEvents) RecordServiceEvent(ev kms.ServiceEvent) error {
-	var detail jsontext.Value
-	if len(ev.Detail) > 0 {
-		b, err := json.Marshal(ev.Detail, json.Deterministic(true))
-		if err != nil {
-			return err
-		}
-		detail = b
+	details := map[string]string{"keyId": ev.KeyID}
+	for k, v := range ev.Detail {
+		details[k] = v
+	}
+	b, err := json.Marshal(details, json.Deterministic(true))
+	if err != nil {
+		return err
 	}
 	return e.log.Record(&audit.Event{
-		AdditionalEventData: detail,
 		EventVersion:        "1.11",
-		UserIdentity:        audit.UserIdentity{AccountID: ev.Account},
+		UserIdentity:        audit.UserIdentity{AccountID: ev.Account, InvokedBy: internalCaller},
 		EventTime:           ev.Time.UTC(),
 		EventSource:         "kms.amazonaws.com",
 		EventName:           ev.Name,
 		AWSRegion:           ev.Region,
-		SourceIPAddress:     "kms.amazonaws.com",
-		RequestID:           uuid.NewString(),
+		SourceIPAddress:     internalCaller,
+		UserAgent:           internalCaller,
 		EventID:             uuid.NewString(),
 		Resources:           []audit.Resource{{AccountID: ev.Account, Type: "AWS::KMS::Key", ARN: ev.KeyARN}},
 		EventType:           "AwsServiceEvent",
 		ManagementEvent:     true,
 		RecipientAccountID:  ev.Account,
+		ServiceEventDetails: b,
 		EventCategory:       "Management",
 	})
 }
