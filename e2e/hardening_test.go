@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,15 +119,35 @@ func TestEncryptionContextIsBounded(t *testing.T) {
 }
 
 // TestAuditFailureFailsRequests puts the audit log over a file size limit
-// (as a full disk would): no request may then succeed, trent says so once,
-// and it recovers when the log can be written again, with an intact chain.
+// (as a full disk would): no request may then succeed, trent says so once
+// and /readyz fails, and it recovers when the log can be written again,
+// with an intact chain.
 func TestAuditFailureFailsRequests(t *testing.T) {
 	if _, err := exec.LookPath("prlimit"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("prlimit (util-linux) is not installed; scripts/install-test-deps.sh installs it")
+		}
 		t.Skip("prlimit (util-linux) is not installed")
 	}
 	dir := t.TempDir()
-	s := startServer(t, dir)
+	metricsAddr := freePort(t)
+	cfg := devConfig()
+	cfg["metrics_listen"] = metricsAddr
+	cfg["drain_seconds"] = 0
+	s := startServerWithConfig(t, dir, cfg)
 	c := s.client()
+	ready := func() int {
+		t.Helper()
+		resp, err := http.Get("http://" + metricsAddr + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := ready(); code != 200 {
+		t.Fatalf("/readyz before the outage: %d", code)
+	}
 	k := createKey(t, c, "audited")
 	pid := strconv.Itoa(s.cmd.Process.Pid)
 	info, err := os.Stat(filepath.Join(dir, "audit.jsonl"))
@@ -149,10 +170,16 @@ func TestAuditFailureFailsRequests(t *testing.T) {
 	}
 	_, err = c.CreateKey(ctx, &kms.CreateKeyInput{})
 	wantAPIError(t, err, "KMSInternalException", "")
+	if code := ready(); code != 503 {
+		t.Fatalf("/readyz while the audit log cannot be written: %d", code)
+	}
 	limit("unlimited")
 	// trent finds out within a second (it tries to write the log every
 	// second while it cannot), or from the next request's record.
 	time.Sleep(1500 * time.Millisecond)
+	if code := ready(); code != 200 {
+		t.Fatalf("/readyz after the audit log recovered: %d", code)
+	}
 	if _, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: k.KeyId, Plaintext: []byte("hi")}); err != nil {
 		t.Fatalf("after the log recovered: %v", err)
 	}
@@ -164,6 +191,55 @@ func TestAuditFailureFailsRequests(t *testing.T) {
 	// The refused requests could not be recorded; the log resumed with a new segment.
 	if err != nil || !strings.HasPrefix(string(out), "OK: 2 records, 2 segments") {
 		t.Fatalf("audit verify after the outage: %v\n%s", err, out)
+	}
+}
+
+// TestAuditReopenOnSIGHUP follows logrotate: the log is renamed, trent gets
+// SIGHUP and writes a new file from the next request on; nothing is lost
+// in between, and trent audit verify checks the chain across both files.
+func TestAuditReopenOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	c := s.client()
+	for range 3 {
+		createKey(t, c, "before the rotation")
+	}
+	path := filepath.Join(dir, "audit.jsonl")
+	rotated := path + ".1"
+	if err := os.Rename(path, rotated); err != nil {
+		t.Fatal(err)
+	}
+	// A request between the rename and SIGHUP goes to the renamed file,
+	// as with any program that logrotate renames under.
+	createKey(t, c, "between")
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool {
+		createKey(t, c, "after the rotation")
+		_, err := os.Stat(path)
+		return err == nil
+	}, "a new audit.jsonl after SIGHUP")
+	createKey(t, c, "after the rotation")
+	s.stop()
+	count := func(p string) int {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(b), `"eventName":"CreateKey"`)
+	}
+	before, after := count(rotated), count(path)
+	if before < 4 || after < 1 {
+		t.Fatalf("CreateKey records: %d in the rotated file, %d in the new one", before, after)
+	}
+	out, err := exec.Command(trentBinary, "audit", "verify", "--data", dir, rotated, path).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "OK: "+strconv.Itoa(before+after)+" records") {
+		t.Fatalf("audit verify across the rotation: %v\n%s", err, out)
+	}
+	// The new file alone verifies, and the verifier says that records come
+	// before it.
+	out, err = exec.Command(trentBinary, "audit", "verify", "--data", dir, path).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), ": the records before it are not in them.") {
+		t.Fatalf("audit verify of the new file alone: %v\n%s", err, out)
 	}
 }
 
