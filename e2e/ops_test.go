@@ -398,6 +398,12 @@ func TestMetricsCountWhatWasSent(t *testing.T) {
 	if wrongSecret != 1 {
 		t.Errorf("the badly signed ListKeys counted %v times", wrongSecret)
 	}
+	// Seven Encrypts of one key: one key lookup each, all but at most the
+	// first from the cache (the ciphertexts that are not blobs name no key).
+	hits, misses := m["trent_key_cache_hits_total"], m["trent_key_cache_misses_total"]
+	if hits+misses != encrypts || hits < encrypts-1 {
+		t.Errorf("key cache: %v hits, %v misses for %d Encrypts of one key", hits, misses, encrypts)
+	}
 	total := 1.0 + encrypts + badDecrypts + 2
 	if got := m["trent_audit_records_total"]; got != total {
 		t.Errorf("trent_audit_records_total = %v, want %v (one per request)", got, total)
