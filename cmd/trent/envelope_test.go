@@ -348,3 +348,167 @@ func TestOutputToSpecialFile(t *testing.T) {
 	}
 	onlyFiles(t, dir, "fifo", "msg")
 }
+
+// TestCLIProgress: on a terminal (a pseudo-terminal made by script(1)) the
+// command draws a progress bar on standard error, and --quiet draws none;
+// in a pipe it writes nothing to standard error on success.
+func TestCLIProgress(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script (bsdutils) is not installed")
+	}
+	c := &cli{t: t, endpoint: serveTrent(t)}
+	k := c.createKey("")
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain")
+	os.WriteFile(plain, make([]byte, 8<<20), 0o600)
+	onTerminal := func(extra ...string) string {
+		t.Helper()
+		args := append([]string{trentBin, "encrypt", "--endpoint-url", c.endpoint, "--key-id", k, "-i", plain, "-o", filepath.Join(dir, "out")}, extra...)
+		// script runs the command on a new pseudo-terminal and copies what
+		// the command writes to it to script's standard output.
+		cmd := exec.Command(script, "-q", "-e", "-c", strings.Join(args, " "), "/dev/null")
+		cmd.Env = c.env()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("trent encrypt on a terminal: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if out := onTerminal(); !strings.Contains(out, "encrypting [") || !strings.Contains(out, "100%") || !strings.Contains(out, "8.0 MiB") {
+		t.Fatalf("no progress bar on a terminal: %q", out)
+	}
+	if out := onTerminal("--quiet"); strings.Contains(out, "encrypting") {
+		t.Fatalf("--quiet drew a progress bar: %q", out)
+	}
+	_, errOut, code := c.run(nil, "encrypt", "--key-id", k, "-i", plain, "-o", filepath.Join(dir, "piped"))
+	if code != 0 || len(errOut) != 0 {
+		t.Fatalf("in a pipe: exit %d, standard error %q", code, errOut)
+	}
+}
+
+// TestCLIRegion: --region names the region the requests are signed for (a
+// key of another region is not found); without a region anywhere the
+// command says what to set.
+func TestCLIRegion(t *testing.T) {
+	c := &cli{t: t, endpoint: serveTrent(t)}
+	c.createKey("alias/in-us-east-1")
+	var env []string
+	for _, v := range c.env() {
+		if !strings.HasPrefix(v, "AWS_REGION=") {
+			env = append(env, v)
+		}
+	}
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(trentBin, append(args, "--endpoint-url", c.endpoint)...)
+		cmd.Env = env
+		cmd.Stdin = strings.NewReader("data")
+		var e bytes.Buffer
+		cmd.Stderr = &e
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return e.String(), ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.String(), 0
+	}
+	if msg, code := run("encrypt", "--region", "us-east-1", "--key-id", "alias/in-us-east-1", "-i", "-", "-o", "/dev/null"); code != 0 {
+		t.Fatalf("--region us-east-1: exit %d: %s", code, msg)
+	}
+	if msg, code := run("encrypt", "--region", "eu-west-1", "--key-id", "alias/in-us-east-1", "-i", "-", "-o", "/dev/null"); code == 0 || !strings.Contains(msg, "NotFoundException") {
+		t.Fatalf("--region eu-west-1 found us-east-1's alias: exit %d: %s", code, msg)
+	}
+	if msg, code := run("encrypt", "--key-id", "alias/in-us-east-1", "-i", "-", "-o", "/dev/null"); code == 0 || !strings.Contains(msg, "no AWS region: set --region") {
+		t.Fatalf("without a region: exit %d: %s", code, msg)
+	}
+}
+
+// TestCLIStreamMemory: 5 GiB through "trent encrypt | trent decrypt", the
+// plaintext made and checked by the test as it streams: each process's
+// peak resident memory (the kernel's maxrss) stays under 64 MiB. About
+// half a minute on the project's 2-core machine; ENVELOPE_STREAM_BYTES
+// sets another size, -short skips it.
+func TestCLIStreamMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: skipped under -short")
+	}
+	size := int64(5 << 30)
+	if s := os.Getenv("ENVELOPE_STREAM_BYTES"); s != "" {
+		fmt.Sscan(s, &size)
+	}
+	c := &cli{t: t, endpoint: serveTrent(t)}
+	k := c.createKey("")
+	block := make([]byte, 1<<20+7)
+	rand.Read(block)
+	enc := exec.Command(trentBin, "encrypt", "--endpoint-url", c.endpoint, "--key-id", k, "-i", "-", "-o", "-")
+	dec := exec.Command(trentBin, "decrypt", "--endpoint-url", c.endpoint, "--key-id", k, "-i", "-", "-o", "-")
+	enc.Env, dec.Env = c.env(), c.env()
+	var encErr, decErr bytes.Buffer
+	enc.Stderr, dec.Stderr = &encErr, &decErr
+	plainIn, err := enc.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec.Stdin, err = enc.StdoutPipe(); err != nil {
+		t.Fatal(err)
+	}
+	plainOut, err := dec.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := enc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dec.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer plainIn.Close()
+		for off := int64(0); off < size; {
+			b := block[off%int64(len(block)):]
+			b = b[:min(int64(len(b)), size-off)]
+			if _, err := plainIn.Write(b); err != nil {
+				return
+			}
+			off += int64(len(b))
+		}
+	}()
+	var got int64
+	buf := make([]byte, 1<<20)
+	bad := false
+	for {
+		n, err := plainOut.Read(buf)
+		for i := 0; i < n; {
+			at := (got + int64(i)) % int64(len(block))
+			m := min(n-i, len(block)-int(at))
+			if !bytes.Equal(buf[i:i+m], block[at:int(at)+m]) {
+				bad = true
+			}
+			i += m
+		}
+		got += int64(n)
+		if err != nil {
+			break
+		}
+	}
+	if err := enc.Wait(); err != nil {
+		t.Fatalf("trent encrypt: %v: %s", err, encErr.String())
+	}
+	if err := dec.Wait(); err != nil {
+		t.Fatalf("trent decrypt: %v: %s", err, decErr.String())
+	}
+	if got != size || bad {
+		t.Fatalf("%d bytes of %d came out, mismatch %v", got, size, bad)
+	}
+	peak := func(p *os.ProcessState) int64 { return p.SysUsage().(*syscall.Rusage).Maxrss } // KiB on Linux
+	t.Logf("%d MiB through trent encrypt | trent decrypt in %v; peak resident memory %d KiB and %d KiB",
+		size>>20, time.Since(start).Round(time.Millisecond), peak(enc.ProcessState), peak(dec.ProcessState))
+	for name, p := range map[string]*os.ProcessState{"encrypt": enc.ProcessState, "decrypt": dec.ProcessState} {
+		if kib := peak(p); kib > 64<<10 {
+			t.Errorf("trent %s peaked at %d KiB of resident memory, more than 64 MiB", name, kib)
+		}
+	}
+}

@@ -272,7 +272,7 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 	for i, op := range in.Operations {
 		ops[i] = string(op)
 	}
-	call.Cond.Set("kms:GrantOperations", ops...)
+	call.Cond.Set("kms:GrantOperationsX", ops...)
 	call.Cond.Set("kms:GranteePrincipal", in.GetGranteePrincipal())
 	if in.RetiringPrincipal != nil {
 		call.Cond.Set("kms:RetiringPrincipal", in.GetRetiringPrincipal())
@@ -392,9 +392,6 @@ func (s *Service) ListGrants(ctx context.Context, call *Call, in *kmsapi.ListGra
 	if err := grantKeyID(in.GetKeyId()); err != nil {
 		return nil, err
 	}
-	if in.GranteeServicePrincipal != nil {
-		return &kmsapi.ListGrantsResponse{Grants: []kmsapi.GrantListEntry{}, Truncated: new(false)}, nil
-	}
 	if in.GrantId != nil && !validGrantID(*in.GrantId) {
 		return nil, kmsapi.Errorf(kmsapi.InvalidGrantIdException, "Invalid grant ID: %s", *in.GrantId)
 	}
@@ -405,6 +402,9 @@ func (s *Service) ListGrants(ctx context.Context, call *Call, in *kmsapi.ListGra
 		k, _, err := s.lookupKeyAccess(tx, call, in.GetKeyId(), keyIDOnly, "kms:ListGrants")
 		if err != nil {
 			return err
+		}
+		if in.GranteeServicePrincipal != nil {
+			return nil // trent makes no grants to service principals
 		}
 		after, err := decodeMarker(in.Marker, grant.KeyPrefix(k.Region, k.ID))
 		if err != nil {
