@@ -3,6 +3,7 @@ package kms
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -254,5 +255,60 @@ func TestKeyLastUsage(t *testing.T) {
 	}
 	if !out.TrackingStartDate.Equal(t0) {
 		t.Fatalf("tracking start moved on restart: %v", out.TrackingStartDate)
+	}
+}
+
+// TestReplicaOwnPolicyTagsAliases: a replica made with its own description,
+// policy and tags has them, the primary keeps its own, and aliases are per
+// region: the same alias name can name the key in each region
+// independently.
+func TestReplicaOwnPolicyTagsAliases(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestService(t, t.TempDir())
+	east, west := devCall, inRegion(devCall, "eu-west-1")
+	id := createKey(t, s, east, &kmsapi.CreateKeyRequest{MultiRegion: new(true), Description: new("primary"),
+		Tags: []kmsapi.Tag{{TagKey: new("team"), TagValue: new("a")}}})
+	replicaPolicy := `{"Version":"2012-10-17","Statement":[{"Sid":"replica","Effect":"Allow",` +
+		`"Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}`
+	out := must[*kmsapi.ReplicateKeyResponse](t)(s.ReplicateKey(ctx, &east, &kmsapi.ReplicateKeyRequest{
+		KeyId: new(id), ReplicaRegion: new("eu-west-1"), Description: new("replica"), Policy: new(replicaPolicy),
+		Tags: []kmsapi.Tag{{TagKey: new("env"), TagValue: new("west")}}}))
+	if out.GetReplicaPolicy() != replicaPolicy || len(out.ReplicaTags) != 1 || out.ReplicaTags[0].GetTagKey() != "env" ||
+		out.ReplicaKeyMetadata.GetDescription() != "replica" {
+		t.Fatalf("ReplicateKey's answer: %+v", out)
+	}
+	runScheduled(t, s)
+	policyIn := func(c Call) string {
+		return must[*kmsapi.GetKeyPolicyResponse](t)(s.GetKeyPolicy(ctx, &c, &kmsapi.GetKeyPolicyRequest{KeyId: new(id)})).GetPolicy()
+	}
+	tagsIn := func(c Call) string {
+		var kv []string
+		for _, tg := range must[*kmsapi.ListResourceTagsResponse](t)(s.ListResourceTags(ctx, &c, &kmsapi.ListResourceTagsRequest{KeyId: new(id)})).Tags {
+			kv = append(kv, tg.GetTagKey()+"="+tg.GetTagValue())
+		}
+		return strings.Join(kv, ",")
+	}
+	if policyIn(west) != replicaPolicy || policyIn(east) != defaultPolicy(east.Account) {
+		t.Fatalf("policies: west %s, east %s", policyIn(west), policyIn(east))
+	}
+	if tagsIn(west) != "env=west" || tagsIn(east) != "team=a" {
+		t.Fatalf("tags: west %s, east %s", tagsIn(west), tagsIn(east))
+	}
+	if describe(t, s, west, id).GetDescription() != "replica" || describe(t, s, east, id).GetDescription() != "primary" {
+		t.Fatal("descriptions are not per region")
+	}
+
+	// Aliases: per region.
+	other := createKey(t, s, west, &kmsapi.CreateKeyRequest{})
+	must[struct{}](t)(struct{}{}, s.CreateAlias(ctx, &east, &kmsapi.CreateAliasRequest{AliasName: new("alias/app"), TargetKeyId: new(id)}))
+	_, err := s.DescribeKey(ctx, &west, &kmsapi.DescribeKeyRequest{KeyId: new("alias/app")})
+	wantCode(t, err, kmsapi.NotFoundException)
+	must[struct{}](t)(struct{}{}, s.CreateAlias(ctx, &west, &kmsapi.CreateAliasRequest{AliasName: new("alias/app"), TargetKeyId: new(other)}))
+	if got := describe(t, s, west, "alias/app").GetKeyId(); got != other {
+		t.Fatalf("alias/app in eu-west-1 names %s, want %s", got, other)
+	}
+	must[struct{}](t)(struct{}{}, s.DeleteAlias(ctx, &east, &kmsapi.DeleteAliasRequest{AliasName: new("alias/app")}))
+	if got := describe(t, s, west, "alias/app").GetKeyId(); got != other {
+		t.Fatal("deleting the alias in us-east-1 removed eu-west-1's")
 	}
 }

@@ -401,6 +401,28 @@ func TestSchedulersRacing(t *testing.T) {
 					deleting = append(deleting, id)
 				}
 			}
+			// Imported material that expires in 30 days, and replicas of
+			// multi-Region keys scheduled for deletion.
+			var expiring, replicas []string
+			for range 4 {
+				id := createKey(t, a, call, &kmsapi.CreateKeyRequest{Origin: new(kmsapi.OriginTypeExternal)})
+				token, pub := importParams(t, a, call, id, kmsapi.AlgorithmSpecRsaesOaepSha256, kmsapi.WrappingKeySpecRsa2048)
+				must[*kmsapi.ImportKeyMaterialResponse](t)(importMaterial(a, call, id, token, wrapFor(t, pub, kmsapi.AlgorithmSpecRsaesOaepSha256, random(t, 32)),
+					func(in *kmsapi.ImportKeyMaterialRequest) {
+						in.ExpirationModel = new(kmsapi.ExpirationModelTypeKeyMaterialExpires)
+						in.ValidTo = new(kmsapi.Time{Time: t0.Add(30 * 24 * time.Hour)})
+					}))
+				expiring = append(expiring, id)
+				id = createKey(t, a, call, &kmsapi.CreateKeyRequest{MultiRegion: new(true)})
+				must[*kmsapi.ReplicateKeyResponse](t)(a.ReplicateKey(ctx, &call, &kmsapi.ReplicateKeyRequest{KeyId: new(id), ReplicaRegion: new("eu-west-1")}))
+				replicas = append(replicas, id)
+			}
+			runScheduled(t, a) // the replicas finish their creation
+			west := inRegion(call, "eu-west-1")
+			for _, id := range replicas {
+				must[*kmsapi.ScheduleKeyDeletionResponse](t)(a.ScheduleKeyDeletion(ctx, &west, &kmsapi.ScheduleKeyDeletionRequest{KeyId: new(id), PendingWindowInDays: new(int32(7))}))
+			}
+			eventsA.events, eventsB.events = nil, nil
 			clock.Set(t0.Add(91 * 24 * time.Hour))
 			var wg sync.WaitGroup
 			errs := make(chan error, 40)
@@ -437,10 +459,24 @@ func TestSchedulersRacing(t *testing.T) {
 				_, err := a.DescribeKey(ctx, &call, &kmsapi.DescribeKeyRequest{KeyId: new(id)})
 				wantCode(t, err, kmsapi.NotFoundException)
 			}
+			for _, id := range replicas {
+				_, err := a.DescribeKey(ctx, &west, &kmsapi.DescribeKeyRequest{KeyId: new(id)})
+				wantCode(t, err, kmsapi.NotFoundException)
+				if rk := describe(t, a, call, id).MultiRegionConfiguration.ReplicaKeys; len(rk) != 0 {
+					t.Fatalf("the primary still lists %v", rk)
+				}
+			}
+			for _, id := range expiring {
+				if st := describe(t, a, call, id).GetKeyState(); st != kmsapi.KeyStatePendingImport {
+					t.Fatalf("a key whose material expired is %s", st)
+				}
+			}
 			rotated := eventsA.count("RotateKey") + eventsB.count("RotateKey")
 			deleted := eventsA.count("DeleteKey") + eventsB.count("DeleteKey")
-			if rotated != len(rotating) || deleted != len(deleting) {
-				t.Fatalf("%d rotations and %d deletions recorded, want %d and %d", rotated, deleted, len(rotating), len(deleting))
+			expired := eventsA.count("DeleteExpiredKeyMaterial") + eventsB.count("DeleteExpiredKeyMaterial")
+			if rotated != len(rotating) || deleted != len(deleting)+len(replicas) || expired != len(expiring) {
+				t.Fatalf("%d rotations, %d deletions and %d expiries recorded, want %d, %d and %d",
+					rotated, deleted, expired, len(rotating), len(deleting)+len(replicas), len(expiring))
 			}
 			if lease && eventsA.count("RotateKey") > 0 && eventsB.count("RotateKey") > 0 {
 				t.Fatal("both services did work while one held the lease")
