@@ -272,7 +272,7 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 	for i, op := range in.Operations {
 		ops[i] = string(op)
 	}
-	call.Cond.Set("kms:GrantOperationsX", ops...)
+	call.Cond.Set("kms:GrantOperations", ops...)
 	call.Cond.Set("kms:GranteePrincipal", in.GetGranteePrincipal())
 	if in.RetiringPrincipal != nil {
 		call.Cond.Set("kms:RetiringPrincipal", in.GetRetiringPrincipal())
