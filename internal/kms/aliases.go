@@ -12,6 +12,13 @@ import (
 
 const maxAliasesPerKey = 50
 
+// tooManyAliases is AWS's answer (as CreateAlias gives it) to one alias
+// more on a key that has n.
+func tooManyAliases(n int) error {
+	return kmsapi.Errorf(kmsapi.LimitExceededException,
+		"Aliases per key quota for this account in this region is %d, current usage is %d.", maxAliasesPerKey, n)
+}
+
 // checkAliasName applies AWS's rules beyond the model's pattern.
 func checkAliasName(name string) error {
 	if !strings.HasPrefix(name, "alias/") || name == "alias/" {
@@ -85,7 +92,7 @@ func (s *Service) CreateAlias(ctx context.Context, call *Call, in *kmsapi.Create
 			return err
 		}
 		if len(names) >= maxAliasesPerKey {
-			return kmsapi.Errorf(kmsapi.LimitExceededException, "The number of aliases for %s exceeds the limit of %d.", k.ARN(), maxAliasesPerKey)
+			return tooManyAliases(len(names))
 		}
 		now := s.now().UTC()
 		return putAlias(tx, call.Account, call.Region, &alias{Name: name, TargetKeyID: k.ID, CreationDate: now, LastUpdatedDate: now}, "")
@@ -127,7 +134,7 @@ func (s *Service) UpdateAlias(ctx context.Context, call *Call, in *kmsapi.Update
 				return err
 			}
 			if len(names) >= maxAliasesPerKey {
-				return kmsapi.Errorf(kmsapi.LimitExceededException, "The number of aliases for %s exceeds the limit of %d.", k.ARN(), maxAliasesPerKey)
+				return tooManyAliases(len(names))
 			}
 		}
 		oldTarget := a.TargetKeyID

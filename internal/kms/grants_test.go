@@ -7,7 +7,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/trent-kms/trent/internal/grant"
 	"github.com/trent-kms/trent/internal/kmsapi"
+	"github.com/trent-kms/trent/internal/store"
 )
 
 // Grants: listing with filters and pages, who may retire a grant, and the
@@ -358,7 +360,7 @@ func TestAliasLimitPerKey(t *testing.T) {
 	}
 	// trent's words; AWS has been seen answering "Aliases per key quota
 	// for this account in this region is 50, current usage is ...".
-	wantCode(t, create("alias/k-50", key), kmsapi.LimitExceededException, "50")
+	wantCode(t, create("alias/k-50", key), kmsapi.LimitExceededException, "Aliases per key quota for this account in this region is 50, current usage is 50.")
 	if got := listAliases(t, s, call, new(key), 100); len(got) != 50 {
 		t.Fatalf("the key has %d aliases", len(got))
 	}
@@ -370,7 +372,7 @@ func TestAliasLimitPerKey(t *testing.T) {
 	if err := create("alias/other", other); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, update("alias/other", key), kmsapi.LimitExceededException, "50")
+	wantCode(t, update("alias/other", key), kmsapi.LimitExceededException, "Aliases per key quota for this account in this region is 50, current usage is 50.")
 	if md := describe(t, s, call, "alias/other"); md.GetKeyId() != other {
 		t.Fatalf("alias/other moved to %s", md.GetKeyId())
 	}
@@ -383,8 +385,42 @@ func TestAliasLimitPerKey(t *testing.T) {
 	if err := update("alias/other", key); err != nil {
 		t.Fatalf("moving an alias to a key with 49: %v", err)
 	}
-	wantCode(t, create("alias/k-50", key), kmsapi.LimitExceededException, "50")
+	wantCode(t, create("alias/k-50", key), kmsapi.LimitExceededException, "Aliases per key quota for this account in this region is 50, current usage is 50.")
 	if got := listAliases(t, s, call, new(key), 100); len(got) != 50 {
 		t.Fatalf("the key has %d aliases", len(got))
 	}
+}
+
+// TestGrantQuotaPerKey: a key holds at most AWS's 50,000 grants; the one
+// beyond is LimitExceededException, and retiring one makes room. The first
+// 49,999 are written straight to the store in one transaction (through
+// the grant package, which keeps the count), as 50,000 CreateGrant calls
+// would take minutes.
+func TestGrantQuotaPerKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 50,000 grants")
+	}
+	ctx := context.Background()
+	s, db := newTestService(t, t.TempDir())
+	call := devCall
+	key := createKey(t, s, call, &kmsapi.CreateKeyRequest{})
+	err := db.Update(func(tx store.Tx) error {
+		for i := range grant.MaxPerKey - 1 {
+			if err := grant.Add(tx, &grant.Grant{ID: fmt.Sprintf("%064x", i), Region: call.Region, KeyID: key, KeyAccount: call.Account,
+				IssuingAccount: "arn:aws:iam::" + call.Account + ":root", Grantee: grantsAlice,
+				Operations: []kmsapi.GrantOperation{kmsapi.GrantOperationEncrypt}, CreationDate: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, _ := newGrant(t, s, key, grantsBob, "", kmsapi.GrantOperationDecrypt) // the 50,000th
+	_, err = s.CreateGrant(ctx, &call, &kmsapi.CreateGrantRequest{KeyId: new(key), GranteePrincipal: new(grantsBob),
+		Operations: []kmsapi.GrantOperation{kmsapi.GrantOperationEncrypt}})
+	wantCode(t, err, kmsapi.LimitExceededException, "The number of grants for "+keyARN(call.Region, call.Account, key)+" exceeds the limit of 50000.")
+	must[struct{}](t)(struct{}{}, s.RevokeGrant(ctx, &call, &kmsapi.RevokeGrantRequest{KeyId: new(key), GrantId: new(last)}))
+	newGrant(t, s, key, grantsBob, "", kmsapi.GrantOperationEncrypt)
 }
