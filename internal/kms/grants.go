@@ -257,17 +257,8 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 	if err := s.checkGrantRequest(in); err != nil {
 		return nil, err
 	}
-	c := in.Constraints
 	call.Cond.GrantTokens = in.GrantTokens
-	call.Cond.TakesContext = true
-	call.Cond.EncryptionContext = c.GetEncryptionContextEquals()
-	constraint := ""
-	if c.GetEncryptionContextEquals() != nil {
-		constraint = "EncryptionContextEquals"
-	} else if c.GetEncryptionContextSubset() != nil {
-		constraint = "EncryptionContextSubset"
-		call.Cond.EncryptionContext = c.GetEncryptionContextSubset()
-	}
+	grantConstraintConditions(&call.Cond, in.Constraints.GetEncryptionContextEquals(), in.Constraints.GetEncryptionContextSubset())
 	ops := make([]string, len(in.Operations))
 	for i, op := range in.Operations {
 		ops[i] = string(op)
@@ -276,9 +267,6 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 	call.Cond.Set("kms:GranteePrincipal", in.GetGranteePrincipal())
 	if in.RetiringPrincipal != nil {
 		call.Cond.Set("kms:RetiringPrincipal", in.GetRetiringPrincipal())
-	}
-	if constraint != "" {
-		call.Cond.Set("kms:GrantConstraintType", constraint)
 	}
 	call.Cond.Set("kms:GrantIsForAWSResource", "false")
 
@@ -301,7 +289,7 @@ func (s *Service) CreateGrant(ctx context.Context, call *Call, in *kmsapi.Create
 			IssuingAccount: "arn:aws:iam::" + k.Account + ":root",
 			Grantee:        in.GetGranteePrincipal(), Retiring: in.GetRetiringPrincipal(),
 			Operations:    slices.Clone(in.Operations),
-			ContextEquals: maps.Clone(c.GetEncryptionContextEquals()), ContextSubset: maps.Clone(c.GetEncryptionContextSubset()),
+			ContextEquals: maps.Clone(in.Constraints.GetEncryptionContextEquals()), ContextSubset: maps.Clone(in.Constraints.GetEncryptionContextSubset()),
 			CreationDate: s.now().UTC(),
 		}
 		if access.ViaGrant != nil && !g.NarrowerThan(access.ViaGrant) {
@@ -386,6 +374,22 @@ func grantEntry(g *grant.Grant) kmsapi.GrantListEntry {
 		e.Constraints = &kmsapi.GrantConstraints{EncryptionContextEquals: g.ContextEquals, EncryptionContextSubset: g.ContextSubset}
 	}
 	return e
+}
+
+// grantConstraintConditions feeds a grant's encryption-context constraint
+// to the conditions of CreateGrant and RetireGrant: kms:GrantConstraintType,
+// and the kms:EncryptionContext: keys, which there test the constraint's
+// pairs.
+func grantConstraintConditions(c *Conditions, equals, subset map[string]string) {
+	c.TakesContext = true
+	switch {
+	case equals != nil:
+		c.EncryptionContext = equals
+		c.Set("kms:GrantConstraintType", "EncryptionContextEquals")
+	case subset != nil:
+		c.EncryptionContext = subset
+		c.Set("kms:GrantConstraintType", "EncryptionContextSubset")
+	}
 }
 
 func (s *Service) ListGrants(ctx context.Context, call *Call, in *kmsapi.ListGrantsRequest) (*kmsapi.ListGrantsResponse, error) {
@@ -520,6 +524,7 @@ func (s *Service) RetireGrant(ctx context.Context, call *Call, in *kmsapi.Retire
 			return err
 		}
 		call.KeyARN, call.GrantID = k.ARN(), g.ID
+		grantConstraintConditions(&call.Cond, g.ContextEquals, g.ContextSubset)
 		p := &call.Principal
 		// Who may retire (KMS Developer Guide, "Retiring and revoking
 		// grants"): the retiring principal, the grantee if the grant gives

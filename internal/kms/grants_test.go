@@ -424,3 +424,46 @@ func TestGrantQuotaPerKey(t *testing.T) {
 	must[struct{}](t)(struct{}{}, s.RevokeGrant(ctx, &call, &kmsapi.RevokeGrantRequest{KeyId: new(key), GrantId: new(last)}))
 	newGrant(t, s, key, grantsBob, "", kmsapi.GrantOperationEncrypt)
 }
+
+// TestRetireGrantConditions: a RetireGrant permission conditioned on
+// kms:GrantConstraintType or on the constraint's encryption context applies
+// to the grant being retired, as it does to the grant being created.
+func TestRetireGrantConditions(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestService(t, t.TempDir())
+	key := createKey(t, s, devCall, &kmsapi.CreateKeyRequest{})
+	env := &condEnv{t: t, ctx: ctx, s: s}
+	grantWith := func(c *kmsapi.GrantConstraints) string {
+		t.Helper()
+		root := devCall
+		out, err := s.CreateGrant(ctx, &root, &kmsapi.CreateGrantRequest{KeyId: new(key), GranteePrincipal: new(grantsBob),
+			Operations: []kmsapi.GrantOperation{kmsapi.GrantOperationEncrypt}, Constraints: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.GetGrantId()
+	}
+	retire := func(c *Call, id string) error {
+		return s.RetireGrant(ctx, c, &kmsapi.RetireGrantRequest{KeyId: new(key), GrantId: new(id)})
+	}
+	equals := grantWith(&kmsapi.GrantConstraints{EncryptionContextEquals: map[string]string{"dept": "it"}})
+	subset := grantWith(&kmsapi.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "hr"}})
+	none := grantWith(nil)
+
+	// Each request is a new call, as each HTTP request is.
+	byType := func() *Call {
+		return env.alice(condIAM(`"kms:RetireGrant"`, "*", `{"StringEquals":{"kms:GrantConstraintType":"EncryptionContextEquals"}}`))
+	}
+	wantCode(t, retire(byType(), subset), kmsapi.AccessDeniedException, "kms:RetireGrant")
+	wantCode(t, retire(byType(), none), kmsapi.AccessDeniedException, "kms:RetireGrant")
+	if err := retire(byType(), equals); err != nil {
+		t.Fatalf("the grant whose constraint the condition names: %v", err)
+	}
+	byContext := func() *Call {
+		return env.alice(condIAM(`"kms:RetireGrant"`, "*", `{"StringEquals":{"kms:EncryptionContext:dept":"hr"}}`))
+	}
+	wantCode(t, retire(byContext(), none), kmsapi.AccessDeniedException, "kms:RetireGrant")
+	if err := retire(byContext(), subset); err != nil {
+		t.Fatalf("the grant whose context the condition names: %v", err)
+	}
+}
