@@ -26,7 +26,8 @@ var errThrottled = kmsapi.Errorf(ThrottlingException, "You have exceeded the rat
 // the caller's account (AWS throttles the caller, not the key's owner, of
 // a cross-account request) in the region the request is signed for. A
 // cryptographic operation counts against the quota of its key's kind,
-// which the service takes through Call.AdmitKey once it has found the key.
+// which the service takes through Call.Quota once it has found the key and
+// the caller may use it.
 func (h *Handler) admit(x *exchange, body []byte) error {
 	if h.quotas == nil {
 		return nil

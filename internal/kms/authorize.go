@@ -73,8 +73,16 @@ type Conditions struct {
 	Values policy.ListContext
 }
 
-// Set records the values of a condition key.
+// Set records the values of a condition key, replacing any it had: an
+// operation may set them again, as a store transaction that is retried
+// does.
 func (c *Conditions) Set(key string, values ...string) {
+	for i := range c.Values {
+		if c.Values[i].Prefix == "" && c.Values[i].Name == key {
+			c.Values[i].Values = values
+			return
+		}
+	}
 	c.Values = append(c.Values, policy.Entry{Name: key, Values: values})
 }
 

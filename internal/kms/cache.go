@@ -170,15 +170,17 @@ func (s *Service) liveKeyFor(call *Call, id string, action string) (*liveKey, er
 	if err != nil {
 		return nil, err
 	}
-	if err := call.admitKey(lk.Key); err != nil {
-		lk.Release()
-		return nil, err
-	}
 	var grants func() ([]*grant.Grant, error)
 	if len(lk.grants) > 0 {
 		grants = lk.knownGrants
 	}
 	if _, err := s.checkFoundARN(call, id, lk.Key, lk.arn, action, lk.policy, grants); err != nil {
+		lk.Release()
+		return nil, err
+	}
+	// Throttled only once allowed: a caller refused a key (another
+	// account's, perhaps) must not learn from the quota that it exists.
+	if err := call.admitKey(lk.Key); err != nil {
 		lk.Release()
 		return nil, err
 	}

@@ -219,10 +219,6 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 		if err != nil {
 			return nil, nil, h.MaterialID, err
 		}
-		if err := call.admitKey(k.Key); err != nil {
-			k.Release()
-			return nil, nil, h.MaterialID, err
-		}
 		call.KeyARN = k.ARN()
 		var grants func() ([]*grant.Grant, error)
 		if len(k.grants) > 0 {
@@ -234,6 +230,10 @@ func (s *Service) open(call *Call, blob []byte, ec map[string]string, named *liv
 				// Another account's key: do not say whether it exists.
 				return nil, nil, h.MaterialID, ciphertextKeyDenied(call, action)
 			}
+			return nil, nil, h.MaterialID, err
+		}
+		if err := call.admitKey(k.Key); err != nil { // once allowed, as in liveKeyFor
+			k.Release()
 			return nil, nil, h.MaterialID, err
 		}
 		if err := checkUsable(k.Key, s.now()); err != nil {

@@ -73,9 +73,11 @@ type Call struct {
 
 	// Quota, if set, takes the request from the request quota of a key's
 	// kind (AWS charges a cryptographic operation to the quota of its
-	// key's kind). The service calls it as soon as it has found each key
-	// the request uses, before anything else is done with the key, and
-	// answers its error.
+	// key's kind). The service calls it for each key the request uses once
+	// the caller is found allowed to use it, before the key's state is
+	// looked at, and answers its error. The front end sets it only for
+	// the cryptographic operations (quota.Keyed): the service calls it on
+	// every data-plane key lookup, DescribeKey's and GetPublicKey's too.
 	Quota KeyQuota
 }
 

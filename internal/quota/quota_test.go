@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trent-kms/trent/internal/kmsapi"
 	"github.com/trent-kms/trent/internal/testclock"
 )
 
@@ -31,16 +32,26 @@ func TestNames(t *testing.T) {
 }
 
 // TestForKey: AWS charges a cryptographic operation to the quota of its
-// key's kind; HMAC keys count as symmetric.
+// key's kind; HMAC keys count as symmetric. Every key spec of the model is
+// here, so that a new one is given its quota on purpose.
 func TestForKey(t *testing.T) {
-	for spec, want := range map[string]string{
-		"SYMMETRIC_DEFAULT": Symmetric, "HMAC_256": Symmetric,
-		"RSA_2048": RSA, "RSA_4096": RSA,
-		"ECC_NIST_P256": ECC, "ECC_SECG_P256K1": ECC, "ECC_NIST_EDWARDS25519": ECC, "SM2": ECC,
-		"ML_DSA_65": MLDSA, "ML_KEM_768": MLKEM,
-	} {
-		if got := ForKey(spec); got != want {
-			t.Errorf("ForKey(%s) = %q, want %q", spec, got, want)
+	want := map[kmsapi.KeySpec]string{
+		kmsapi.KeySpecSymmetricDefault: Symmetric,
+		kmsapi.KeySpecHmac224:          Symmetric, kmsapi.KeySpecHmac256: Symmetric, kmsapi.KeySpecHmac384: Symmetric, kmsapi.KeySpecHmac512: Symmetric,
+		kmsapi.KeySpecRsa2048: RSA, kmsapi.KeySpecRsa3072: RSA, kmsapi.KeySpecRsa4096: RSA,
+		kmsapi.KeySpecEccNistP256: ECC, kmsapi.KeySpecEccNistP384: ECC, kmsapi.KeySpecEccNistP521: ECC,
+		kmsapi.KeySpecEccSecgP256k1: ECC, kmsapi.KeySpecEccNistEdwards25519: ECC, kmsapi.KeySpecSm2: ECC,
+		kmsapi.KeySpecMlDsa44: MLDSA, kmsapi.KeySpecMlDsa65: MLDSA, kmsapi.KeySpecMlDsa87: MLDSA,
+		kmsapi.KeySpecMlKem512: MLKEM, kmsapi.KeySpecMlKem768: MLKEM, kmsapi.KeySpecMlKem1024: MLKEM,
+	}
+	for _, spec := range kmsapi.KeySpec("").Values() {
+		w, ok := want[spec]
+		if !ok {
+			t.Errorf("key spec %s has no quota here: decide which it counts against (ForKey)", spec)
+			continue
+		}
+		if got := ForKey(string(spec)); got != w {
+			t.Errorf("ForKey(%s) = %q, want %q", spec, got, w)
 		}
 	}
 	for _, op := range []string{"Encrypt", "ReEncrypt", "VerifyMac", "DeriveSharedSecret", "Encapsulate"} {
