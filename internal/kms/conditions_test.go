@@ -137,12 +137,7 @@ func (e *condEnv) grant(c *Call, in *kmsapi.CreateGrantRequest) error {
 }
 
 func (e *condEnv) tag(c *Call, tags ...string) error {
-	var in kmsapi.TagResourceRequest
-	in.KeyId = new(e.ids["key"])
-	for i := 0; i < len(tags); i += 2 {
-		in.Tags = append(in.Tags, kmsapi.Tag{TagKey: new(tags[i]), TagValue: new(tags[i+1])})
-	}
-	return e.s.TagResource(e.ctx, c, &in)
+	return e.s.TagResource(e.ctx, c, &kmsapi.TagResourceRequest{KeyId: new(e.ids["key"]), Tags: condTags(tags...)})
 }
 
 func condTags(kv ...string) []kmsapi.Tag {
