@@ -145,12 +145,11 @@ var keyed = map[string]bool{
 func Keyed(op string) bool { return keyed[op] }
 
 // ForKey is the quota a cryptographic operation with a key of this spec
-// counts against. A spec it does not know counts as symmetric; the test
-// names a quota for every spec of the model, so a new one is decided on.
+// counts against: SYMMETRIC_DEFAULT and HMAC keys, and any spec it does not
+// know, count as symmetric. The test names a quota for every spec of the
+// model, so a new one is decided on.
 func ForKey(keySpec string) string {
 	switch {
-	case keySpec == "SYMMETRIC_DEFAULT", strings.HasPrefix(keySpec, "HMAC_"):
-		return Symmetric
 	case strings.HasPrefix(keySpec, "RSA_"):
 		return RSA
 	case strings.HasPrefix(keySpec, "ECC_"), keySpec == "SM2":
